@@ -1,0 +1,1 @@
+"""Command-line front end (`task-api`, `python -m task_api.cli`)."""
