@@ -1,0 +1,79 @@
+"""The operator's configuration, read from environment variables (set from the ``task-api-config`` ConfigMap).
+
+Every key is documented in ``docs/deploy.md``. Parsing is pure (:meth:`OperatorConfig.from_env` takes a mapping).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from task_api.spec.errors import TaskApiError
+from task_api.spec.quantity import parse_quantity
+
+
+class ConfigError(TaskApiError):
+    """A configuration value is invalid."""
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """What the administrator decides."""
+
+    #: Node directories TaskRuns may mount through ``hostPath`` (none by default).
+    allowed_host_path_roots: tuple[str, ...] = ()
+    #: PVC, in each TaskRun's namespace, receiving outputs the TaskRun leaves unbound.
+    workspace_claim: str = "task-api-workspace"
+    #: Image of the measuring pod (the operator's own image: it carries ``python -m task_api.measure``).
+    measure_image: str = ""
+    #: Pull secrets (in each TaskRun's namespace) for the measuring image, if it needs any.
+    measure_image_pull_secrets: tuple[str, ...] = ()
+    #: Registries reached over plain HTTP (loopback ones always are).
+    insecure_registries: tuple[str, ...] = ()
+    #: Upper bound for memory computed by scale rules or grown after OOM kills, in bytes.
+    max_memory_bytes: int = 16 * 1024**3
+    #: Concurrent reconciles.
+    workers: int = 16
+    #: Port of the Prometheus /metrics endpoint; kopf's /healthz listens on the next port.
+    metrics_port: int = 8080
+    log_level: str = "INFO"
+    namespaces: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
+        """Pure given ``env`` (defaults to ``os.environ``)."""
+        env = os.environ if env is None else env
+
+        def items(key: str) -> tuple[str, ...]:
+            return tuple(x.strip() for x in env.get(key, "").replace("\n", ",").split(",") if x.strip())
+
+        roots = items("TASK_API_ALLOWED_HOST_PATH_ROOTS")
+        for root in roots:
+            if not root.startswith("/") or posixpath.normpath(root) != root.rstrip("/") or root == "/":
+                raise ConfigError(
+                    f"TASK_API_ALLOWED_HOST_PATH_ROOTS: {root!r} must be an absolute, normalised path other than '/'"
+                )
+        max_memory = env.get("TASK_API_MAX_MEMORY", "16Gi")
+        try:
+            max_bytes = int(parse_quantity(max_memory))
+        except ValueError as exc:
+            raise ConfigError(f"TASK_API_MAX_MEMORY: {exc}") from None
+        try:
+            workers = int(env.get("TASK_API_WORKERS", "16"))
+            port = int(env.get("TASK_API_METRICS_PORT", "8080"))
+        except ValueError as exc:
+            raise ConfigError(f"TASK_API_WORKERS/TASK_API_METRICS_PORT: {exc}") from None
+        return cls(
+            allowed_host_path_roots=tuple(r.rstrip("/") for r in roots),
+            workspace_claim=env.get("TASK_API_WORKSPACE_CLAIM", "task-api-workspace") or "task-api-workspace",
+            measure_image=env.get("TASK_API_MEASURE_IMAGE", ""),
+            measure_image_pull_secrets=items("TASK_API_MEASURE_IMAGE_PULL_SECRETS"),
+            insecure_registries=items("TASK_API_INSECURE_REGISTRIES"),
+            max_memory_bytes=max_bytes,
+            workers=max(1, workers),
+            metrics_port=port,
+            log_level=env.get("TASK_API_LOG_LEVEL", "INFO").upper(),
+            namespaces=items("TASK_API_NAMESPACES"),
+        )

@@ -1,0 +1,37 @@
+"""The kopf handlers: thin on purpose. Each hands the event to the :class:`~task_api.controller.runtime.Runtime`.
+
+Only ``on.event`` handlers are used: they keep no per-object progress in annotations and add no finalizers, so
+the operator writes nothing to an object but its status. Pods are watched only when they carry the operator's
+``app.kubernetes.io/managed-by`` label.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from task_api.controller.runtime import Runtime
+from task_api.core.pod import LABEL_MANAGED_BY, MANAGER
+from task_api.spec.crd import GROUP, VERSION
+
+
+def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
+    """Register the handlers in ``registry`` (I/O only through ``runtime``)."""
+
+    # kopf passes the watch event's type as ``type`` (None for the initial listing).
+    @kopf.on.event(GROUP, VERSION, "taskruns", registry=registry)
+    async def taskrun_event(*, type: str, body: kopf.Body, **_: Any) -> None:
+        runtime.taskrun_event(type, dict(body))
+
+    @kopf.on.event(GROUP, VERSION, "processingcontainers", registry=registry)
+    async def processing_container_event(*, type: str, body: kopf.Body, **_: Any) -> None:
+        runtime.processing_container_event(type, dict(body))
+
+    @kopf.on.event("", "v1", "pods", labels={LABEL_MANAGED_BY: MANAGER}, registry=registry)
+    async def pod_event(*, type: str, body: kopf.Body, **_: Any) -> None:
+        runtime.pod_event(type, dict(body))
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)

@@ -1,0 +1,279 @@
+"""Build the Pods the operator creates, as plain dictionaries. Pure: no I/O, deterministic for the same inputs.
+
+Following Tekton's split (resolve → build → create), the controller first resolves everything a Pod needs into a
+:class:`PodPlan`, then this module turns the plan into a manifest. Golden tests compare whole manifests.
+
+Every pod is locked down the same way: no privilege escalation, every capability dropped, the RuntimeDefault seccomp
+profile, no service-account token and no service links, ``restartPolicy: Never`` (retries are new attempts, made
+by the operator, each with its own pod), and input channels mounted read-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+LABEL_TASKRUN = "task-api.io/taskrun"
+LABEL_TASKRUN_UID = "task-api.io/taskrun-uid"
+LABEL_ATTEMPT = "task-api.io/attempt"
+LABEL_ROLE = "task-api.io/role"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "task-api-operator"
+ROLE_TASK = "task"
+ROLE_MEASURE = "measure"
+MAIN_CONTAINER = "task"
+MEASURE_MOUNT_ROOT = "/measure"
+
+_MAX_NAME = 63
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The TaskRun a pod belongs to (for names, labels and the ownerReference)."""
+
+    name: str
+    namespace: str
+    uid: str
+    api_version: str = "task-api.io/v1alpha1"
+    kind: str = "TaskRun"
+
+    def reference(self) -> dict[str, Any]:
+        """Pure: an ownerReference making the TaskRun the pod's controller (the pod goes when the run goes)."""
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+@dataclass(frozen=True)
+class ChannelVolume:
+    """Where one channel's data lives, in Kubernetes terms: a PVC (+ subPath) or a host directory."""
+
+    claim_name: str | None = None
+    sub_path: str | None = None
+    host_path: str | None = None
+
+    def volume_source(self, *, read_only: bool) -> dict[str, Any]:
+        """Pure: the pod volume source for this location."""
+        if self.claim_name is not None:
+            return {"persistentVolumeClaim": {"claimName": self.claim_name, "readOnly": read_only}}
+        if self.host_path is None:
+            raise ValueError("a channel volume needs a claim or a host path")
+        # Inputs must exist; outputs are created on the node when missing.
+        return {"hostPath": {"path": self.host_path, "type": "Directory" if read_only else "DirectoryOrCreate"}}
+
+
+@dataclass(frozen=True)
+class ChannelMount:
+    """One channel of the task: its name, where the container sees it, and its volume."""
+
+    name: str
+    mounted_path: str
+    volume: ChannelVolume
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class PodPlan:
+    """Everything the task pod of one attempt needs, resolved."""
+
+    owner: Owner
+    attempt: int
+    image: str
+    command: Sequence[str] | None
+    env: Sequence[tuple[str, str]]
+    mounts: Sequence[ChannelMount]
+    requests: Mapping[str, str] = field(default_factory=dict)
+    limits: Mapping[str, str] = field(default_factory=dict)
+    image_pull_secrets: Sequence[str] = ()
+    active_deadline_seconds: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    template: str = ""
+
+
+def bounded_name(base: str, suffix: str) -> str:
+    """Pure: ``<base>-<suffix>`` cut to 63 characters; a hash keeps cut names distinct and deterministic."""
+    name = f"{base}-{suffix}"
+    if len(name) <= _MAX_NAME:
+        return name
+    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+    keep = _MAX_NAME - len(suffix) - len(digest) - 2
+    return f"{base[:keep].rstrip('-.')}-{digest}-{suffix}"
+
+
+def task_pod_name(taskrun: str, attempt: int) -> str:
+    """Pure: the deterministic pod name of an attempt (a restart of the operator finds it instead of adding one)."""
+    return bounded_name(taskrun, f"a{attempt}")
+
+
+def measure_pod_name(taskrun: str) -> str:
+    """Pure: the deterministic name of the measuring pod."""
+    return bounded_name(taskrun, "measure")
+
+
+def _label_value(value: str) -> str:
+    """Pure: a valid label value (≤ 63 characters; cut names keep a hash so they stay distinct)."""
+    return value if len(value) <= _MAX_NAME else bounded_name(value[:40], "x")[:_MAX_NAME]
+
+
+def _base_labels(owner: Owner, role: str) -> dict[str, str]:
+    return {
+        LABEL_MANAGED_BY: MANAGER,
+        LABEL_TASKRUN: _label_value(owner.name),
+        LABEL_TASKRUN_UID: owner.uid,
+        LABEL_ROLE: role,
+    }
+
+
+def _restricted_container_security() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": False,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _pod_shell(*, name: str, owner: Owner, labels: Mapping[str, str], annotations: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": owner.namespace,
+            "labels": dict(labels),
+            "annotations": dict(annotations),
+            "ownerReferences": [owner.reference()],
+        },
+    }
+
+
+def _common_pod_spec() -> dict[str, Any]:
+    return {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+    }
+
+
+def build_task_pod(plan: PodPlan) -> dict[str, Any]:
+    """Pure: the pod of one attempt of a TaskRun."""
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    for index, channel in enumerate(plan.mounts):
+        volume_name = f"ch{index}-{channel.name.lower().replace('_', '-').replace('.', '-')}"[:_MAX_NAME].rstrip("-")
+        volumes.append({"name": volume_name, **channel.volume.volume_source(read_only=channel.read_only)})
+        mount: dict[str, Any] = {
+            "name": volume_name,
+            "mountPath": channel.mounted_path,
+            "readOnly": channel.read_only,
+        }
+        if channel.volume.sub_path:
+            mount["subPath"] = channel.volume.sub_path
+        mounts.append(mount)
+    container: dict[str, Any] = {
+        "name": MAIN_CONTAINER,
+        "image": plan.image,
+        "imagePullPolicy": "IfNotPresent",
+        "env": [{"name": name, "value": value} for name, value in plan.env],
+        "volumeMounts": mounts,
+        "securityContext": _restricted_container_security(),
+        # A short reason for the user when the container fails: the tail of its log, as Kubernetes can do.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    if plan.command:
+        container["command"] = list(plan.command)
+    resources: dict[str, Any] = {}
+    if plan.requests:
+        resources["requests"] = dict(plan.requests)
+    if plan.limits:
+        resources["limits"] = dict(plan.limits)
+    if resources:
+        container["resources"] = resources
+    labels = {**plan.labels, **_base_labels(plan.owner, ROLE_TASK), LABEL_ATTEMPT: str(plan.attempt)}
+    annotations = {**plan.annotations, "task-api.io/template": plan.template}
+    pod = _pod_shell(
+        name=task_pod_name(plan.owner.name, plan.attempt),
+        owner=plan.owner,
+        labels=labels,
+        annotations=annotations,
+    )
+    spec = _common_pod_spec()
+    spec["containers"] = [container]
+    spec["volumes"] = volumes
+    if plan.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": s} for s in plan.image_pull_secrets]
+    if plan.active_deadline_seconds is not None:
+        spec["activeDeadlineSeconds"] = plan.active_deadline_seconds
+    pod["spec"] = spec
+    return pod
+
+
+@dataclass(frozen=True)
+class MeasureItem:
+    """One scale rule to measure: the channel, its volume and the rule (as the JSON the measuring code reads)."""
+
+    channel: str
+    volume: ChannelVolume
+    rule: Mapping[str, Any]
+
+
+def build_measure_pod(
+    *,
+    owner: Owner,
+    image: str,
+    items: Sequence[MeasureItem],
+    image_pull_secrets: Sequence[str] = (),
+    deadline_seconds: int = 600,
+) -> dict[str, Any]:
+    """Pure: a short-lived pod that mounts the input volumes read-only and measures them with the operator image.
+
+    It reports through its termination message (``/dev/termination-log``), so the operator needs no ``pods/log``
+    right to read the result.
+    """
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    request = []
+    for index, item in enumerate(items):
+        volume_name = f"in{index}"
+        path = f"{MEASURE_MOUNT_ROOT}/{index}"
+        volumes.append({"name": volume_name, **item.volume.volume_source(read_only=True)})
+        mount: dict[str, Any] = {"name": volume_name, "mountPath": path, "readOnly": True}
+        if item.volume.sub_path:
+            mount["subPath"] = item.volume.sub_path
+        mounts.append(mount)
+        request.append({"channel": item.channel, "path": path, "rule": dict(item.rule)})
+    container = {
+        "name": "measure",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python3", "-m", "task_api.measure", json.dumps(request, separators=(",", ":"))],
+        "volumeMounts": mounts,
+        "securityContext": {
+            **_restricted_container_security(),
+            "runAsNonRoot": True,
+            "runAsUser": 65532,
+            "readOnlyRootFilesystem": True,
+        },
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "terminationMessagePolicy": "File",
+    }
+    labels = _base_labels(owner, ROLE_MEASURE)
+    pod = _pod_shell(name=measure_pod_name(owner.name), owner=owner, labels=labels, annotations={})
+    spec = _common_pod_spec()
+    spec["containers"] = [container]
+    spec["volumes"] = volumes
+    spec["activeDeadlineSeconds"] = deadline_seconds
+    if image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": s} for s in image_pull_secrets]
+    pod["spec"] = spec
+    return pod

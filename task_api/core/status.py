@@ -1,0 +1,162 @@
+"""What a Pod says about a run: phase, reason, exit code, times. Pure (one function, as Tekton's pod/status.go).
+
+The reasons are :class:`task_api.spec.crd.TaskRunReason` values. Two Kubernetes subtleties are handled here so no
+caller has to know them:
+
+* a process killed for memory may be a *child* of the container's main process, which can then exit 0; the
+  container's ``terminated.reason == "OOMKilled"`` wins over its exit code;
+* ``activeDeadlineSeconds`` (the TaskRun's timeout) ends a pod with ``status.reason == "DeadlineExceeded"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from task_api.spec.crd.taskrun import TaskRunReason
+
+#: Waiting reasons that no amount of waiting fixes: the run fails at once.
+PERMANENT_WAITING_REASONS = frozenset(
+    {"InvalidImageName", "CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
+)
+#: Waiting reasons shown to the user while the pod is pending (it may still recover, e.g. a registry outage).
+IMAGE_WAITING_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull"})
+
+_MESSAGE_LIMIT = 1024
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class PodOutcome:
+    """The run's state as far as one pod tells it."""
+
+    phase: Phase
+    reason: TaskRunReason
+    message: str = ""
+    exit_code: int | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in (Phase.SUCCEEDED, Phase.FAILED)
+
+
+def _main_container_status(pod: Mapping[str, Any], container: str) -> Mapping[str, Any]:
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if status.get("name") == container:
+            return status  # type: ignore[no-any-return]
+    return {}
+
+
+def _cut(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= _MESSAGE_LIMIT else "…" + text[-_MESSAGE_LIMIT:]
+
+
+def outcome_from_pod(pod: Mapping[str, Any], *, container: str = "task") -> PodOutcome:
+    """Pure: the outcome of a task pod."""
+    status = pod.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    cstatus = _main_container_status(pod, container)
+    state = cstatus.get("state") or {}
+    terminated = state.get("terminated") or (cstatus.get("lastState") or {}).get("terminated")
+    started_at = status.get("startTime")
+
+    if status.get("reason") == "DeadlineExceeded":
+        return PodOutcome(
+            Phase.FAILED,
+            TaskRunReason.TIMED_OUT,
+            _cut(status.get("message") or "the run exceeded its timeout"),
+            exit_code=(terminated or {}).get("exitCode"),
+            started_at=started_at,
+            finished_at=(terminated or {}).get("finishedAt"),
+        )
+    if terminated:
+        exit_code = terminated.get("exitCode")
+        finished_at = terminated.get("finishedAt")
+        if terminated.get("reason") == "OOMKilled":
+            return PodOutcome(
+                Phase.FAILED,
+                TaskRunReason.OOM_KILLED,
+                f"the container ran out of memory (exit code {exit_code})",
+                exit_code=exit_code,
+                started_at=started_at,
+                finished_at=finished_at,
+            )
+        if exit_code == 0 and phase != "Failed":
+            return PodOutcome(
+                Phase.SUCCEEDED,
+                TaskRunReason.SUCCEEDED,
+                "",
+                0,
+                started_at=started_at,
+                finished_at=finished_at,
+            )
+        detail = terminated.get("message") or terminated.get("reason") or ""
+        message = f"the container exited with code {exit_code}" + (f": {_cut(detail)}" if detail else "")
+        return PodOutcome(
+            Phase.FAILED,
+            TaskRunReason.FAILED,
+            message,
+            exit_code,
+            started_at=started_at,
+            finished_at=finished_at,
+        )
+    if phase == "Failed":
+        reason = status.get("reason") or "PodFailed"
+        return PodOutcome(
+            Phase.FAILED,
+            TaskRunReason.FAILED,
+            _cut(f"{reason}: {status.get('message') or 'the pod failed'}"),
+            started_at=started_at,
+        )
+    if phase == "Succeeded":
+        return PodOutcome(Phase.SUCCEEDED, TaskRunReason.SUCCEEDED, "", 0, started_at=started_at)
+    waiting = state.get("waiting") or {}
+    waiting_reason = waiting.get("reason") or ""
+    if waiting_reason in PERMANENT_WAITING_REASONS:
+        return PodOutcome(
+            Phase.FAILED,
+            TaskRunReason.FAILED,
+            _cut(f"{waiting_reason}: {waiting.get('message') or ''}"),
+            started_at=started_at,
+        )
+    if state.get("running"):
+        return PodOutcome(Phase.RUNNING, TaskRunReason.RUNNING, "", started_at=started_at)
+    if waiting_reason in IMAGE_WAITING_REASONS:
+        return PodOutcome(
+            Phase.PENDING,
+            TaskRunReason.PENDING,
+            _cut(f"{waiting_reason}: {waiting.get('message') or 'cannot pull the image'}"),
+            started_at=started_at,
+        )
+    message = ""
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            message = _cut(f"{condition.get('reason', 'Unschedulable')}: {condition.get('message', '')}")
+    if not message and waiting_reason:
+        message = waiting_reason
+    return PodOutcome(Phase.PENDING, TaskRunReason.PENDING, message, started_at=started_at)
+
+
+def measure_result(pod: Mapping[str, Any]) -> tuple[Phase, str]:
+    """Pure: the measuring pod's phase and its termination message (the JSON it reported, or its error)."""
+    status = pod.get("status") or {}
+    cstatus = _main_container_status(pod, "measure")
+    terminated = (cstatus.get("state") or {}).get("terminated") or {}
+    message = str(terminated.get("message") or "")
+    if terminated:
+        return (Phase.SUCCEEDED if terminated.get("exitCode") == 0 else Phase.FAILED), message
+    phase = status.get("phase") or "Pending"
+    if phase == "Failed":
+        return Phase.FAILED, str(status.get("message") or status.get("reason") or "the measuring pod failed")
+    return (Phase.RUNNING if phase == "Running" else Phase.PENDING), ""

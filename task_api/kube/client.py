@@ -1,0 +1,146 @@
+"""An asynchronous Kubernetes REST client that speaks plain JSON dictionaries (I/O).
+
+Why not the official client: it is synchronous, and its generated models cost more CPU than the operator's
+whole reconcile. The API is small and stable; the few verbs the project needs fit in one class.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from task_api.kube.access import ClusterAccess
+from task_api.kube.errors import KubeApiError
+
+JSON = dict[str, Any]
+
+
+def resource_path(
+    *,
+    group: str,
+    version: str,
+    plural: str,
+    namespace: str | None = None,
+    name: str | None = None,
+    subresource: str | None = None,
+) -> str:
+    """Pure: the REST path of a collection or an object (core group when ``group`` is empty)."""
+    parts = ["/api", version] if not group else ["/apis", group, version]
+    if namespace is not None:
+        parts += ["namespaces", quote(namespace, safe="")]
+    parts.append(plural)
+    if name is not None:
+        parts.append(quote(name, safe=""))
+    if subresource is not None:
+        parts.append(subresource)
+    return "/".join(parts)
+
+
+def core_path(plural: str, namespace: str | None = None, name: str | None = None, sub: str | None = None) -> str:
+    """Pure: a path in the core (``v1``) group."""
+    return resource_path(group="", version="v1", plural=plural, namespace=namespace, name=name, subresource=sub)
+
+
+class KubeClient:
+    """I/O: a few REST verbs against one API server. Use as an async context manager, or call ``aclose``."""
+
+    def __init__(
+        self,
+        access: ClusterAccess,
+        *,
+        timeout: float = 30.0,
+        max_connections: int = 64,
+        user_agent: str = "task-api",
+    ) -> None:
+        self.access = access
+        self._http = httpx.AsyncClient(
+            base_url=access.server,
+            verify=access.ssl_context(),
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            headers={"User-Agent": user_agent, "Accept": "application/json"},
+        )
+
+    async def __aenter__(self) -> KubeClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _headers(self, content_type: str | None = None) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        token = self.access.bearer_token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if content_type:
+            headers["Content-Type"] = content_type
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> JSON:
+        """I/O: one request; the decoded JSON body, or :class:`KubeApiError` (never a raw httpx error)."""
+        what = f"{method} {path}"
+        content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        try:
+            response = await self._http.request(
+                method,
+                path,
+                content=content,
+                params=params,
+                headers=self._headers(content_type if content is not None else None),
+            )
+        except httpx.TimeoutException:
+            raise KubeApiError(f"{what}: the API server did not answer in time", transient=True) from None
+        except httpx.TransportError as exc:
+            raise KubeApiError(f"{what}: cannot reach the API server ({type(exc).__name__})", transient=True) from None
+        try:
+            decoded = response.json() if response.content else {}
+        except ValueError:
+            decoded = {}
+        if response.status_code >= 400:
+            raise KubeApiError.from_response(response.status_code, decoded, what=what)
+        return decoded if isinstance(decoded, dict) else {"items": decoded}
+
+    async def get(self, path: str) -> JSON:
+        return await self.request("GET", path)
+
+    async def list_items(self, path: str, *, label_selector: str | None = None) -> list[JSON]:
+        params = {"labelSelector": label_selector} if label_selector else None
+        items = (await self.request("GET", path, params=params)).get("items") or []
+        return [item for item in items if isinstance(item, dict)]
+
+    async def create(self, path: str, body: Mapping[str, Any]) -> JSON:
+        return await self.request("POST", path, body=dict(body))
+
+    async def merge_patch(self, path: str, patch: Mapping[str, Any]) -> JSON:
+        return await self.request("PATCH", path, body=dict(patch), content_type="application/merge-patch+json")
+
+    async def json_patch(self, path: str, ops: list[Mapping[str, Any]]) -> JSON:
+        return await self.request("PATCH", path, body=list(ops), content_type="application/json-patch+json")
+
+    async def delete(self, path: str, *, propagation: str = "Background", grace_seconds: int | None = None) -> JSON:
+        options: dict[str, Any] = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "propagationPolicy": propagation,
+        }
+        if grace_seconds is not None:
+            options["gracePeriodSeconds"] = grace_seconds
+        return await self.request("DELETE", path, body=options)

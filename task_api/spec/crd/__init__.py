@@ -1,0 +1,63 @@
+"""Models of the custom resources: ``ProcessingContainer`` and ``TaskRun`` (group ``task-api.io``, ``v1alpha1``).
+
+The CRDs in ``crds/`` are generated from these models (:mod:`task_api.spec.crd.generate`), so the API server's
+validation, ``kubectl explain`` and the operator all read the same definitions. No I/O here.
+"""
+
+from task_api.spec.crd.common import (
+    API_VERSION,
+    GROUP,
+    VERSION,
+    Condition,
+    ConditionStatus,
+    LocalObjectReference,
+)
+from task_api.spec.crd.processing_container import (
+    ProcessingContainerResource,
+    ProcessingContainerSpec,
+    ProcessingContainerStatus,
+)
+from task_api.spec.crd.taskrun import (
+    ChannelMeasurement,
+    EnvOverride,
+    FromTaskRun,
+    HostPathSource,
+    InputBinding,
+    MemorySummary,
+    OutputBinding,
+    OutputLocation,
+    PvcSource,
+    ResourceOverrides,
+    RetryPolicy,
+    TaskRunReason,
+    TaskRunResource,
+    TaskRunSpec,
+    TaskRunStatus,
+)
+
+__all__ = [
+    "API_VERSION",
+    "GROUP",
+    "VERSION",
+    "ChannelMeasurement",
+    "Condition",
+    "ConditionStatus",
+    "EnvOverride",
+    "FromTaskRun",
+    "HostPathSource",
+    "InputBinding",
+    "LocalObjectReference",
+    "MemorySummary",
+    "OutputBinding",
+    "OutputLocation",
+    "ProcessingContainerResource",
+    "ProcessingContainerSpec",
+    "ProcessingContainerStatus",
+    "PvcSource",
+    "ResourceOverrides",
+    "RetryPolicy",
+    "TaskRunReason",
+    "TaskRunResource",
+    "TaskRunSpec",
+    "TaskRunStatus",
+]

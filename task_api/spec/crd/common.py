@@ -1,0 +1,55 @@
+"""Pieces shared by both custom resources: the API group, conditions, references. Pure."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+GROUP = "task-api.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+#: A DNS-1123 subdomain, the rule for most object names.
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+
+
+class CrdModel(BaseModel):
+    """Base of the resource models: camelCase on the wire, unknown fields refused (the API server prunes them
+    anyway; refusing them here gives the CLI and Airflow the same strictness)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_enum_values=True,
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """Pure: the JSON-ready dictionary Kubernetes expects (camelCase, no unset fields)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class LocalObjectReference(CrdModel):
+    """A reference to an object in the same namespace."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN, description="Name of the object.")
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(CrdModel):
+    """A Kubernetes-style condition."""
+
+    type: str = Field(description="Type of the condition, e.g. Succeeded or Ready.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(default="", description="CamelCase reason for the last transition.")
+    message: str = Field(default="", description="Human-readable details.")
+    last_transition_time: str | None = Field(default=None, description="When the status last changed (RFC 3339).")
+    observed_generation: int | None = Field(default=None, description="The spec generation this reflects.")

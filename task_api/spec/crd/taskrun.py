@@ -1,0 +1,299 @@
+"""The ``TaskRun`` resource: one run of a processing container's task template on bound volumes. Pure.
+
+Validation that the API server can do is declared here (OpenAPI constraints and CEL rules in
+``x-kubernetes-validations``), so a bad TaskRun is refused at ``kubectl apply`` with a message a person understands.
+What needs the template (channel names, env choices) is checked by the operator and reported as ``InvalidSpec``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from task_api.spec.crd.common import DNS_SUBDOMAIN, Condition, CrdModel, LocalObjectReference
+
+CHANNEL_NAME = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+QUANTITY = r"^([+]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
+
+# CEL shared by PVC subPaths: relative, no '..' segment (a TaskRun author must not climb out of the claim).
+_SUBPATH_RULES = [
+    {"rule": "!self.startsWith('/')", "message": "subPath must be relative (no leading '/')"},
+    {"rule": "!self.matches('(^|/)[.][.](/|$)')", "message": "subPath must not contain a '..' segment"},
+]
+
+
+def _cel(*rules: dict[str, str]) -> dict[str, Any]:
+    return {"x-kubernetes-validations": list(rules)}
+
+
+class TaskRunReason(StrEnum):
+    """Reasons of the ``Succeeded`` condition."""
+
+    PENDING = "Pending"
+    WAITING_FOR_UPSTREAM = "WaitingForUpstream"
+    WAITING_FOR_PROCESSING_CONTAINER = "WaitingForProcessingContainer"
+    RESOLVING_IMAGE = "ResolvingImage"
+    MEASURING = "Measuring"
+    IMAGE_INSPECTION_FAILED = "ImageInspectionFailed"
+    INVALID_SPEC = "InvalidSpec"
+    UPSTREAM_FAILED = "UpstreamFailed"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    OOM_KILLED = "OOMKilled"
+    TIMED_OUT = "TimedOut"
+    CANCELLED = "Cancelled"
+    POD_DELETED = "PodDeleted"
+    RETRYING = "Retrying"
+
+
+class PvcSource(CrdModel):
+    """A PersistentVolumeClaim in the TaskRun's namespace, optionally a directory inside it."""
+
+    claim_name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN, description="Name of the PVC.")
+    sub_path: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Directory inside the claim (relative, no '..').",
+        json_schema_extra=_cel(*_SUBPATH_RULES),
+    )
+
+
+class HostPathSource(CrdModel):
+    """A directory on the node. Refused unless it lies under a root the operator's administrator allows."""
+
+    path: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="Absolute path on the node.",
+        json_schema_extra=_cel(
+            {"rule": "self.startsWith('/')", "message": "hostPath.path must be absolute"},
+            {"rule": "!self.matches('(^|/)[.][.](/|$)')", "message": "hostPath.path must not contain '..'"},
+        ),
+    )
+
+
+class FromTaskRun(CrdModel):
+    """An output channel of another TaskRun in the same namespace; mounted read-only, waited for."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN, description="Upstream TaskRun name.")
+    output: str = Field(min_length=1, max_length=63, pattern=CHANNEL_NAME, description="Its output channel.")
+
+
+_ONE_SOURCE_IN = "[has(self.persistentVolumeClaim), has(self.hostPath), has(self.fromTaskRun)].filter(x, x).size() == 1"
+_ONE_SOURCE_OUT = "!(has(self.persistentVolumeClaim) && has(self.hostPath))"
+
+
+class InputBinding(CrdModel):
+    """Binds a template input channel to exactly one source."""
+
+    model_config = CrdModel.model_config | {
+        "json_schema_extra": _cel(
+            {
+                "rule": _ONE_SOURCE_IN,
+                "message": "an input needs exactly one of persistentVolumeClaim, hostPath or fromTaskRun",
+            }
+        )
+    }
+
+    name: str = Field(min_length=1, max_length=63, pattern=CHANNEL_NAME, description="Template input channel name.")
+    persistent_volume_claim: PvcSource | None = Field(default=None, description="Read the channel from a PVC.")
+    host_path: HostPathSource | None = Field(default=None, description="Read from an allowed node directory.")
+    from_task_run: FromTaskRun | None = Field(default=None, description="Read an upstream TaskRun's output.")
+
+
+class OutputBinding(CrdModel):
+    """Binds a template output channel to a PVC or an allowed host path. Unbound outputs go to the workspace."""
+
+    model_config = CrdModel.model_config | {
+        "json_schema_extra": _cel(
+            {
+                "rule": _ONE_SOURCE_OUT,
+                "message": "an output takes persistentVolumeClaim or hostPath, not both",
+            },
+            {
+                "rule": "has(self.persistentVolumeClaim) || has(self.hostPath)",
+                "message": "an output needs persistentVolumeClaim or hostPath (omit it to use the workspace)",
+            },
+        )
+    }
+
+    name: str = Field(min_length=1, max_length=63, pattern=CHANNEL_NAME, description="Template output channel name.")
+    persistent_volume_claim: PvcSource | None = Field(default=None, description="Write the channel to a PVC.")
+    host_path: HostPathSource | None = Field(default=None, description="Write to an allowed node directory.")
+
+
+class EnvOverride(CrdModel):
+    """A value for one of the template's environment variables."""
+
+    name: str = Field(min_length=1, max_length=256, pattern=ENV_NAME, description="Variable name.")
+    value: str = Field(max_length=32768, description="Its value (checked against the template's type and choices).")
+
+
+class ResourceOverrides(CrdModel):
+    """Requests and limits that replace the template's static values (scale rules still apply on top)."""
+
+    requests: dict[str, int | str] = Field(
+        default_factory=dict, description="Resource requests, e.g. memory: 256Mi, cpu: 500m."
+    )
+    limits: dict[str, int | str] = Field(default_factory=dict, description="Resource limits.")
+
+
+class RetryPolicy(CrdModel):
+    """How many more attempts a failed run gets, and how memory grows after an OOM kill."""
+
+    limit: int = Field(default=0, ge=0, le=10, description="Extra attempts after a failure (0: none).")
+    memory_factor: float = Field(
+        default=1.5,
+        ge=1.0,
+        le=16.0,
+        description="After OOMKilled, the next attempt's memory is multiplied by this.",
+    )
+    max_memory: str | None = Field(
+        default=None,
+        pattern=QUANTITY,
+        description="Upper bound for the grown memory (default: the operator's).",
+    )
+
+
+_IMMUTABLE = {"rule": "self == oldSelf", "message": "is immutable once the TaskRun exists"}
+
+
+class TaskRunSpec(CrdModel):
+    """What to run: a template of a processing container, bound to volumes, with overrides."""
+
+    model_config = CrdModel.model_config | {
+        "json_schema_extra": _cel(
+            {
+                "rule": "has(self.processingContainerRef) != has(self.image)",
+                "message": "set exactly one of processingContainerRef and image",
+            },
+            {
+                "rule": "!has(self.registryCredentialsSecret) || has(self.image)",
+                "message": "registryCredentialsSecret needs image (a ProcessingContainer carries its own secrets)",
+            },
+        )
+    }
+
+    processing_container_ref: LocalObjectReference | None = Field(
+        default=None,
+        description="A ProcessingContainer in this namespace whose templates and pinned image are used.",
+        json_schema_extra=_cel(_IMMUTABLE),
+    )
+    image: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description="An image carrying /processing-container.json (instead of processingContainerRef).",
+        json_schema_extra=_cel(_IMMUTABLE),
+    )
+    image_pull_secrets: list[LocalObjectReference] = Field(
+        default_factory=list, description="dockerconfigjson Secrets for reading and pulling the image."
+    )
+    registry_credentials_secret: LocalObjectReference | None = Field(
+        default=None,
+        description=(
+            "A Secret with keys username and password for the image's registry. The operator turns it into a "
+            "dockerconfigjson pull Secret owned by this TaskRun (removed with it)."
+        ),
+    )
+    task_template: str = Field(
+        min_length=1,
+        max_length=253,
+        description="Identifier of the task template to run.",
+        json_schema_extra=_cel(_IMMUTABLE),
+    )
+    inputs: list[InputBinding] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Sources of the template's input channels (every input must be bound).",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    outputs: list[OutputBinding] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Destinations of output channels; unbound outputs go to the workspace claim.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    env: list[EnvOverride] = Field(
+        default_factory=list,
+        max_length=256,
+        description="Values for the template's adjustable environment variables.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    command: list[str] | None = Field(default=None, max_length=256, description="Replaces the template's command.")
+    resources: ResourceOverrides | None = Field(default=None, description="Replaces the template's resources.")
+    timeout_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="Limit on each attempt's run time (activeDeadlineSeconds).",
+    )
+    retries: RetryPolicy | None = Field(default=None, description="Retry policy.")
+    cancelled: bool = Field(default=False, description="Set to true to cancel the run: its pod is stopped.")
+    ttl_seconds_after_finished: int | None = Field(
+        default=None,
+        ge=0,
+        description="Delete the finished pod this long after completion (the TaskRun stays).",
+    )
+
+
+class ChannelMeasurement(CrdModel):
+    """What the measuring step found for one input channel's scale rule."""
+
+    channel: str = Field(description="Input channel name.")
+    mode: str = Field(description="Scale rule mode (sum, max_file_size, max_item_sum).")
+    bytes: int = Field(description="Measured bytes for that mode.")
+    files: int = Field(default=0, description="Regular files counted.")
+
+
+class OutputLocation(CrdModel):
+    """Where an output channel's data lives (read by downstream TaskRuns and Airflow)."""
+
+    name: str = Field(description="Output channel name.")
+    claim_name: str | None = Field(default=None, description="PVC holding the data.")
+    sub_path: str | None = Field(default=None, description="Directory inside the PVC.")
+    host_path: str | None = Field(default=None, description="Node directory holding the data.")
+
+
+class MemorySummary(CrdModel):
+    """The memory the pod was given, and why."""
+
+    request: str | None = Field(default=None, description="Memory request.")
+    limit: str | None = Field(default=None, description="Memory limit.")
+    explanation: list[str] = Field(default_factory=list, description="How scale rules produced these values.")
+
+
+class TaskRunStatus(CrdModel):
+    """What happened: one Succeeded condition plus details."""
+
+    observed_generation: int | None = Field(default=None, description="The spec generation last reconciled.")
+    conditions: list[Condition] = Field(default_factory=list, description="Succeeded: Unknown, True or False.")
+    phase: str | None = Field(default=None, description="Pending, Running, Succeeded or Failed.")
+    reason: str | None = Field(default=None, description="The Succeeded condition's reason (for kubectl).")
+    template: str | None = Field(default=None, description="The task template run.")
+    image: str | None = Field(default=None, description="The image run, pinned by digest.")
+    image_digest: str | None = Field(default=None, description="Resolved manifest digest.")
+    pod_name: str | None = Field(default=None, description="The current attempt's pod.")
+    attempts: int = Field(default=0, description="Attempts started so far.")
+    start_time: str | None = Field(default=None, description="When the first attempt's pod was created.")
+    completion_time: str | None = Field(default=None, description="When the run finished.")
+    duration: str | None = Field(default=None, description="completionTime - startTime, e.g. 1m23s.")
+    exit_code: int | None = Field(default=None, description="The main container's exit code.")
+    measurements: list[ChannelMeasurement] = Field(default_factory=list, description="Measured input sizes.")
+    memory: MemorySummary | None = Field(default=None, description="The memory given to the pod.")
+    outputs: list[OutputLocation] = Field(default_factory=list, description="Where each output channel was written.")
+    pod_deleted_at: str | None = Field(default=None, description="When the finished pod was removed (TTL).")
+
+
+class TaskRunResource(CrdModel):
+    """A run of a processing container's task template."""
+
+    api_version: str = Field(default="task-api.io/v1alpha1")
+    kind: str = Field(default="TaskRun")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: TaskRunSpec
+    status: TaskRunStatus | None = None

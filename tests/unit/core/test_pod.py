@@ -1,0 +1,128 @@
+"""Pod construction: whole manifests compared with golden files, plus the security properties checked directly."""
+
+from __future__ import annotations
+
+import pytest
+
+from task_api.core.pod import (
+    ChannelMount,
+    ChannelVolume,
+    MeasureItem,
+    Owner,
+    PodPlan,
+    bounded_name,
+    build_measure_pod,
+    build_task_pod,
+    measure_pod_name,
+    task_pod_name,
+)
+from tests.unit.core.golden_support import assert_golden
+
+OWNER = Owner(name="hello", namespace="team-a", uid="0f6c1b5e-1111-2222-3333-444455556666")
+
+PLANS = {
+    "minimal": PodPlan(owner=OWNER, attempt=1, image="reg/hello@sha256:" + "a" * 64, command=None, env=[], mounts=[]),
+    "pvc-and-workspace": PodPlan(
+        owner=OWNER,
+        attempt=2,
+        image="127.0.0.1:5000/hello:1",
+        command=["sh", "-c", "sha256sum /data/in/* > /data/out/sums"],
+        env=[("MODE", "fast"), ("LEVEL", "3")],
+        mounts=[
+            ChannelMount("in", "/data/in", ChannelVolume(claim_name="data", sub_path="inputs/a"), read_only=True),
+            ChannelMount(
+                "out",
+                "/data/out",
+                ChannelVolume(claim_name="task-api-workspace", sub_path="task-api/hello-0f6c1b5e/out"),
+                read_only=False,
+            ),
+        ],
+        requests={"memory": "64Mi", "cpu": "100m"},
+        limits={"memory": "128Mi"},
+        image_pull_secrets=("hello-registry",),
+        active_deadline_seconds=600,
+        labels={"team": "a"},
+        annotations={"note": "x"},
+        template="checksum",
+    ),
+    "host-paths": PodPlan(
+        owner=OWNER,
+        attempt=1,
+        image="hello:latest",
+        command=["true"],
+        env=[],
+        mounts=[
+            ChannelMount("in", "/in", ChannelVolume(host_path="/srv/data/in"), read_only=True),
+            ChannelMount("out_1", "/out", ChannelVolume(host_path="/srv/data/out"), read_only=False),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_task_pod_matches_golden(name: str) -> None:
+    assert_golden(f"task-pod-{name}", build_task_pod(PLANS[name]))
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_task_pod_is_locked_down(name: str) -> None:
+    pod = build_task_pod(PLANS[name])
+    spec = pod["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["restartPolicy"] == "Never"
+    (container,) = spec["containers"]
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["privileged"] is False
+    owner = pod["metadata"]["ownerReferences"][0]
+    assert owner["uid"] == OWNER.uid and owner["controller"] is True
+
+
+def test_inputs_are_read_only_and_outputs_writable() -> None:
+    pod = build_task_pod(PLANS["pvc-and-workspace"])
+    mounts = {m["mountPath"]: m for m in pod["spec"]["containers"][0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert mounts["/data/in"]["readOnly"] is True
+    assert volumes[mounts["/data/in"]["name"]]["persistentVolumeClaim"]["readOnly"] is True
+    assert mounts["/data/out"]["readOnly"] is False
+    assert volumes[mounts["/data/out"]["name"]]["persistentVolumeClaim"]["readOnly"] is False
+
+
+def test_host_path_inputs_must_exist_outputs_are_created() -> None:
+    pod = build_task_pod(PLANS["host-paths"])
+    types = [v["hostPath"]["type"] for v in pod["spec"]["volumes"]]
+    assert types == ["Directory", "DirectoryOrCreate"]
+
+
+def test_measure_pod_mounts_everything_read_only_and_runs_as_non_root() -> None:
+    pod = build_measure_pod(
+        owner=OWNER,
+        image="127.0.0.1:5000/task-api/operator:dev",
+        items=[
+            MeasureItem("in", ChannelVolume(claim_name="data", sub_path="x"), {"mode": "sum", "scale_factor": 2}),
+            MeasureItem("other", ChannelVolume(host_path="/srv/other"), {"mode": "max_file_size"}),
+        ],
+    )
+    assert_golden("measure-pod", pod)
+    (container,) = pod["spec"]["containers"]
+    assert all(m["readOnly"] for m in container["volumeMounts"])
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert pod["spec"]["volumes"][0]["persistentVolumeClaim"]["readOnly"] is True
+    assert pod["metadata"]["name"] == measure_pod_name("hello")
+
+
+@pytest.mark.parametrize(
+    ("base", "suffix"),
+    [("hello", "a1"), ("x" * 80, "a12"), ("a-very-long-name-" * 5, "measure"), ("y" * 253, "registry")],
+)
+def test_bounded_names_fit_and_stay_distinct(base: str, suffix: str) -> None:
+    name = bounded_name(base, suffix)
+    assert len(name) <= 63
+    assert name.endswith(f"-{suffix}")
+    assert bounded_name(base + "z", suffix) != name
+
+
+def test_pod_names_are_deterministic_per_attempt() -> None:
+    assert task_pod_name("run", 1) == task_pod_name("run", 1)
+    assert task_pod_name("run", 1) != task_pod_name("run", 2)
