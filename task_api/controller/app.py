@@ -119,5 +119,12 @@ def main() -> int:
     )
     logging.getLogger("kopf").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    asyncio.run(run_operator(config))
+    try:
+        asyncio.run(run_operator(config))
+    except OSError as exc:  # e.g. the metrics port is taken: say so in one line
+        log.error("task-api operator stopped: %s", exc)
+        return 1
+    except Exception as exc:  # AccessError and the like: a clear line, no traceback
+        log.error("task-api operator stopped: %s", exc)
+        return 1
     return 0

@@ -165,21 +165,44 @@ def _common_pod_spec() -> dict[str, Any]:
     }
 
 
-def build_task_pod(plan: PodPlan) -> dict[str, Any]:
-    """Pure: the pod of one attempt of a TaskRun."""
-    volumes: list[dict[str, Any]] = []
-    mounts: list[dict[str, Any]] = []
-    for index, channel in enumerate(plan.mounts):
-        volume_name = f"ch{index}-{channel.name.lower().replace('_', '-').replace('.', '-')}"[:_MAX_NAME].rstrip("-")
-        volumes.append({"name": volume_name, **channel.volume.volume_source(read_only=channel.read_only)})
-        mount: dict[str, Any] = {
-            "name": volume_name,
-            "mountPath": channel.mounted_path,
-            "readOnly": channel.read_only,
-        }
+def _volume_key(volume: ChannelVolume) -> tuple[str, str]:
+    return ("pvc", volume.claim_name) if volume.claim_name is not None else ("host", volume.host_path or "")
+
+
+def _dns_part(text: str) -> str:
+    cleaned = "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+    return cleaned or "x"
+
+
+def shared_volumes(mounts: Sequence[ChannelMount]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Pure: one pod volume per distinct claim or host directory, and one volumeMount per channel.
+
+    Why shared: the kubelet hangs a pod in ContainerCreating when two of its volumes name the same claim, and
+    chained runs often read one folder of the workspace claim while writing another. Read-only-ness is then
+    enforced per mount (a read-only bind mount); the volume itself is read-only only if every mount of it is.
+    """
+    keys: dict[tuple[str, str], str] = {}
+    read_only: dict[tuple[str, str], bool] = {}
+    sources: dict[tuple[str, str], ChannelVolume] = {}
+    volume_mounts: list[dict[str, Any]] = []
+    for channel in mounts:
+        key = _volume_key(channel.volume)
+        if key not in keys:
+            keys[key] = f"v{len(keys)}-{_dns_part(key[1].rsplit('/', 1)[-1])}"[:_MAX_NAME].rstrip("-")
+            sources[key] = channel.volume
+            read_only[key] = True
+        read_only[key] = read_only[key] and channel.read_only
+        mount: dict[str, Any] = {"name": keys[key], "mountPath": channel.mounted_path, "readOnly": channel.read_only}
         if channel.volume.sub_path:
             mount["subPath"] = channel.volume.sub_path
-        mounts.append(mount)
+        volume_mounts.append(mount)
+    volumes = [{"name": name, **sources[key].volume_source(read_only=read_only[key])} for key, name in keys.items()]
+    return volumes, volume_mounts
+
+
+def build_task_pod(plan: PodPlan) -> dict[str, Any]:
+    """Pure: the pod of one attempt of a TaskRun."""
+    volumes, mounts = shared_volumes(plan.mounts)
     container: dict[str, Any] = {
         "name": MAIN_CONTAINER,
         "image": plan.image,
@@ -240,18 +263,15 @@ def build_measure_pod(
     It reports through its termination message (``/dev/termination-log``), so the operator needs no ``pods/log``
     right to read the result.
     """
-    volumes: list[dict[str, Any]] = []
-    mounts: list[dict[str, Any]] = []
-    request = []
-    for index, item in enumerate(items):
-        volume_name = f"in{index}"
-        path = f"{MEASURE_MOUNT_ROOT}/{index}"
-        volumes.append({"name": volume_name, **item.volume.volume_source(read_only=True)})
-        mount: dict[str, Any] = {"name": volume_name, "mountPath": path, "readOnly": True}
-        if item.volume.sub_path:
-            mount["subPath"] = item.volume.sub_path
-        mounts.append(mount)
-        request.append({"channel": item.channel, "path": path, "rule": dict(item.rule)})
+    channel_mounts = [
+        ChannelMount(item.channel, f"{MEASURE_MOUNT_ROOT}/{index}", item.volume, read_only=True)
+        for index, item in enumerate(items)
+    ]
+    volumes, mounts = shared_volumes(channel_mounts)
+    request = [
+        {"channel": item.channel, "path": mount.mounted_path, "rule": dict(item.rule)}
+        for item, mount in zip(items, channel_mounts, strict=True)
+    ]
     container = {
         "name": "measure",
         "image": image,

@@ -126,3 +126,31 @@ def test_bounded_names_fit_and_stay_distinct(base: str, suffix: str) -> None:
 def test_pod_names_are_deterministic_per_attempt() -> None:
     assert task_pod_name("run", 1) == task_pod_name("run", 1)
     assert task_pod_name("run", 1) != task_pod_name("run", 2)
+
+
+def test_channels_on_one_claim_share_one_volume() -> None:
+    # The kubelet hangs a pod whose volumes name the same claim twice; chains read and write one workspace claim.
+    plan = PodPlan(
+        owner=OWNER,
+        attempt=1,
+        image="img",
+        command=None,
+        env=[],
+        mounts=[
+            ChannelMount("in", "/in", ChannelVolume(claim_name="ws", sub_path="up/out"), read_only=True),
+            ChannelMount("out", "/out", ChannelVolume(claim_name="ws", sub_path="me/out"), read_only=False),
+            ChannelMount("ref", "/ref", ChannelVolume(claim_name="refs"), read_only=True),
+        ],
+    )
+    pod = build_task_pod(plan)
+    volumes = pod["spec"]["volumes"]
+    assert [v["persistentVolumeClaim"] for v in volumes] == [
+        {"claimName": "ws", "readOnly": False},
+        {"claimName": "refs", "readOnly": True},
+    ]
+    mounts = pod["spec"]["containers"][0]["volumeMounts"]
+    assert [(m["name"], m["readOnly"], m.get("subPath")) for m in mounts] == [
+        (volumes[0]["name"], True, "up/out"),
+        (volumes[0]["name"], False, "me/out"),
+        (volumes[1]["name"], True, None),
+    ]
