@@ -200,7 +200,10 @@ class TaskRunReconciler:
             annotations=dict(resolved.annotations),
             template=resolved.template,
         )
-        pod = await self._ensure_pod(body, plan)
+        if resolved.warnings and not status.get("podName"):
+            text = "; ".join(w.format() for w in resolved.warnings)[:500]
+            await self.events.record(body, type_="Warning", reason="SpecWarning", message=text)
+        pod = await self._ensure_pod(body, plan, memory=_memory_summary(requests, limits, explanation))
         await self._report(body, pod, plan)
 
     # ------------------------------------------------------------------ steps
@@ -278,7 +281,7 @@ class TaskRunReconciler:
         try:
             template = source.container.template(spec["taskTemplate"])
         except SpecError as err:
-            raise Halt(R.INVALID_SPEC, describe_spec_error(err)) from None
+            raise Halt(R.INVALID_SPEC, describe_spec_error(err, prefix="spec.")) from None
         input_volumes: dict[str, Any] = {}
         for binding in spec.get("inputs") or []:
             volume = upstream.get(binding["name"]) or volume_of_binding(binding)
@@ -301,7 +304,7 @@ class TaskRunReconciler:
             task = parse_task(json.dumps(document), source=f"TaskRun {meta['namespace']}/{meta['name']}", environ={})
             resolved = resolve(task, source.container)
         except SpecError as err:
-            raise Halt(R.INVALID_SPEC, _spec_paths(describe_spec_error(err))) from None
+            raise Halt(R.INVALID_SPEC, describe_spec_error(err, prefix="spec.")) from None
         return resolved, input_volumes, output_volumes
 
     async def _measure(
@@ -460,7 +463,9 @@ class TaskRunReconciler:
             await self.kube.create(core_path("secrets", meta["namespace"]), secret)
         return [name]
 
-    async def _ensure_pod(self, body: Mapping[str, Any], plan: pods.PodPlan) -> Mapping[str, Any]:
+    async def _ensure_pod(
+        self, body: Mapping[str, Any], plan: pods.PodPlan, *, memory: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
         meta = body["metadata"]
         status = body.get("status") or {}
         name = pods.task_pod_name(meta["name"], plan.attempt)
@@ -483,7 +488,7 @@ class TaskRunReconciler:
                 raise
             raise Halt(R.INVALID_SPEC, f"the API server refused the pod: {exc}") from None
         first = not status.get("startTime")
-        fields: dict[str, Any] = {"podName": name}
+        fields: dict[str, Any] = {"podName": name, "memory": dict(memory)}
         if first:
             fields["startTime"] = self._now()
         await self._write(body, R.PENDING, f"pod {name} created", **fields)
@@ -639,8 +644,3 @@ def _memory_summary(requests: Mapping[str, str], limits: Mapping[str, str], expl
     if "memory" in limits:
         out["limit"] = limits["memory"]
     return out
-
-
-def _spec_paths(text: str) -> str:
-    """Pure: speak of the TaskRun's fields, not task.json's (``env`` is ``spec.env`` in a TaskRun)."""
-    return text

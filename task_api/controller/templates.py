@@ -11,7 +11,7 @@ import asyncio
 import base64
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from task_api.image import Credentials, inspect_image
@@ -171,6 +171,8 @@ class TemplateResolver:
         )
 
 
-def describe_spec_error(err: SpecError) -> str:
-    """Pure: a SpecError in one message (for a condition), each problem on its own line."""
-    return "\n".join(p.format() for p in err.errors or err.problems)
+def describe_spec_error(err: SpecError, *, prefix: str = "") -> str:
+    """Pure: a SpecError in one message (for a condition), each problem on its own line, its path under
+    ``prefix`` (``spec.`` for a TaskRun, whose fields sit where task.json's do, one level down)."""
+    problems = err.errors or err.problems
+    return "\n".join(replace(p, path=f"{prefix}{p.path}" if p.path else p.path).format() for p in problems)

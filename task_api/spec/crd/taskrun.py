@@ -279,6 +279,7 @@ class TaskRunStatus(CrdModel):
     image_digest: str | None = Field(default=None, description="Resolved manifest digest.")
     pod_name: str | None = Field(default=None, description="The current attempt's pod.")
     attempts: int = Field(default=0, description="Attempts started so far.")
+    oom_kills: int = Field(default=0, description="Attempts that ended OOMKilled (each grows the next one's memory).")
     start_time: str | None = Field(default=None, description="When the first attempt's pod was created.")
     completion_time: str | None = Field(default=None, description="When the run finished.")
     duration: str | None = Field(default=None, description="completionTime - startTime, e.g. 1m23s.")
