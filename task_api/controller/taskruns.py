@@ -354,7 +354,8 @@ class TaskRunReconciler:
                 owner=_owner(body),
                 image=self.config.measure_image,
                 items=items,
-                image_pull_secrets=self.config.measure_image_pull_secrets,
+                # The run's own pull secrets too: the operator's image often lives in the same registry.
+                image_pull_secrets=tuple(dict.fromkeys([*self.config.measure_image_pull_secrets, *source.pull_secrets])),
             )
             try:
                 pod = await self.kube.create(core_path("pods", meta["namespace"]), manifest)
