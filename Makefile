@@ -39,14 +39,69 @@ format: $(VENV)/.installed
 typecheck: $(VENV)/.installed  ## mypy --strict.
 	$(VENV)/bin/mypy
 
+.PHONY: schemas
+schemas: $(VENV)/.installed  ## Regenerate the published JSON Schemas in schemas/ from the models.
+	$(PY) -m task_api.cli schema pc > schemas/processing-container.schema.json
+	$(PY) -m task_api.cli schema task > schemas/task.schema.json
+
 .PHONY: docker-up
 docker-up: deps  ## Start the Docker engine when it is not running.
 	hack/docker-up.sh
+
+.PHONY: image
+image: install docker-up  ## Build the operator image task-api-operator:dev (base from debootstrap, cached).
+	hack/image/build.sh
+
+.PHONY: image-push
+image-push: image  ## Push the operator image to the test bed registry as 127.0.0.1:5000/task-api/operator:dev.
+	hack/image/push.sh
+
+.PHONY: deploy-testbed
+deploy-testbed: image-push  ## Deploy the operator into the test bed (manifests/overlays/testbed).
+	hack/deploy-testbed.sh
+
+.PHONY: undeploy-testbed
+undeploy-testbed:  ## Remove the operator from the test bed.
+	hack/deploy-testbed.sh --delete
+
+.PHONY: build-binaries
+build-binaries:  ## Build Kubernetes and etcd from upstream Go modules into ~/.cache/task-api (cached by version).
+	hack/build-binaries.sh
+
+.PHONY: testbed-up
+testbed-up: deps  ## Bring the Kubernetes test bed up (no-op when healthy; FRESH=1 for a new cluster).
+	hack/testbed/up.sh $(if $(FRESH),--fresh)
+
+.PHONY: testbed-down
+testbed-down:  ## Stop the test bed and remove everything it left on the machine (PURGE=1: its state too).
+	hack/testbed/down.sh $(if $(PURGE),--purge)
+
+.PHONY: testbed-status
+testbed-status:  ## Show the test bed's components; exit status 0 only when all are healthy.
+	hack/testbed/status.sh
+
+.PHONY: bench-inspect
+bench-inspect: install docker-up  ## Inspect a 1 GiB image's processing-container.json vs. docker pull of it.
+	$(PY) bench/inspect_vs_pull.py
 
 .PHONY: unit
 unit: $(VENV)/.installed  ## Pure tests only: no Docker, no registry, no cluster.
 	$(VENV)/bin/pytest -m 'not docker and not registry and not cluster and not airflow' -q
 
+.PHONY: crds
+crds: $(VENV)/.installed  ## Regenerate crds/ from the models (a test fails when they drift).
+	$(PY) hack/gen_crds.py crds
+
+.PHONY: demo
+demo: install docker-up testbed-up deploy-testbed  ## The main job end to end: operator, examples, kubectl get taskruns.
+	hack/demo.sh
+
+.PHONY: bench-operator
+bench-operator: install testbed-up deploy-testbed  ## P1-P3: burst vs direct pods, latency at 5/s, RSS over 2000 runs.
+	$(PY) -m bench.operator_burst 300
+	$(PY) -m bench.operator_latency 5 60
+	$(PY) -m bench.operator_memory 2000 250
+
 .PHONY: test
-test: install lint typecheck docker-up  ## The whole suite (brings the test bed up).
+test: install lint typecheck docker-up testbed-up  ## The whole suite (brings the test bed up).
 	$(VENV)/bin/pytest -q
