@@ -5,7 +5,7 @@
 set -euo pipefail
 packages=(docker.io containerd runc containernetworking-plugins docker-registry apache2-utils
           busybox-static iptables iproute2 gcc libc6-dev util-linux procps psmisc conntrack
-          python3-venv)
+          python3-venv debootstrap curl openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -355,7 +355,9 @@ class TaskRunReconciler:
                 image=self.config.measure_image,
                 items=items,
                 # The run's own pull secrets too: the operator's image often lives in the same registry.
-                image_pull_secrets=tuple(dict.fromkeys([*self.config.measure_image_pull_secrets, *source.pull_secrets])),
+                image_pull_secrets=tuple(
+                    dict.fromkeys([*self.config.measure_image_pull_secrets, *source.pull_secrets])
+                ),
             )
             try:
                 pod = await self.kube.create(core_path("pods", meta["namespace"]), manifest)

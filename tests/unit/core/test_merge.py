@@ -22,7 +22,11 @@ def container(**template: Any) -> ProcessingContainer:
             {"name": "FIXED", "value": "v1", "adjustable": False},
         ],
         "inputs": [
-            {"name": "images", "mounted_path": "/data/images", "scale_rule": {"scale_factor": 2, "type": "limit", "mode": "sum"}},
+            {
+                "name": "images",
+                "mounted_path": "/data/images",
+                "scale_rule": {"scale_factor": 2, "type": "limit", "mode": "sum"},
+            },
             {"name": "masks", "mounted_path": "/data/masks"},
         ],
         "outputs": [{"name": "out", "mounted_path": "/data/out"}, {"name": "logs", "mounted_path": "/data/logs"}],
@@ -133,14 +137,49 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
     ("non-adjustable override", {"env": [{"name": "FIXED", "value": "v2"}]}, "env[0].value", "not adjustable"),
     ("value outside choices", {"env": [{"name": "MODE", "value": "medium"}]}, "env[0].value", "not one of the choices"),
     ("wrong type", {"env": [{"name": "COUNT", "value": "many"}]}, "env[0].value", "not an integer"),
-    ("unknown input channel", {"inputs": [bind("images"), bind("masks"), bind("imgaes")]}, "inputs[2].name", "no input channel 'imgaes' (did you mean 'images'?)"),
-    ("output bound as input", {"inputs": [bind("images"), bind("masks"), bind("out")]}, "inputs[2].name", "bind it under outputs"),
-    ("unknown output channel", {"outputs": [bind("out"), bind("logs"), bind("extra")]}, "outputs[2].name", "no output channel 'extra'"),
-    ("input bound as output", {"outputs": [bind("out"), bind("logs"), bind("masks")]}, "outputs[2].name", "bind it under inputs"),
+    (
+        "unknown input channel",
+        {"inputs": [bind("images"), bind("masks"), bind("imgaes")]},
+        "inputs[2].name",
+        "no input channel 'imgaes' (did you mean 'images'?)",
+    ),
+    (
+        "output bound as input",
+        {"inputs": [bind("images"), bind("masks"), bind("out")]},
+        "inputs[2].name",
+        "bind it under outputs",
+    ),
+    (
+        "unknown output channel",
+        {"outputs": [bind("out"), bind("logs"), bind("extra")]},
+        "outputs[2].name",
+        "no output channel 'extra'",
+    ),
+    (
+        "input bound as output",
+        {"outputs": [bind("out"), bind("logs"), bind("masks")]},
+        "outputs[2].name",
+        "bind it under inputs",
+    ),
     ("unbound input", {"inputs": [bind("images")]}, "inputs", "'masks' of template 'main' is not bound"),
-    ("scale rule on output", {"outputs": [bind("out", scale_rule="2*n"), bind("logs")]}, "outputs[0].scale_rule", "input channels only"),
-    ("limit below merged request", {"resources": {"limits": {"memory": "50Mi"}}}, "resources.limits.memory", "below the request"),
-    ("relative host path without base", {"inputs": [bind("images", "rel"), bind("masks")]}, "inputs[0].volume_source.host_path", "relative host_path"),
+    (
+        "scale rule on output",
+        {"outputs": [bind("out", scale_rule="2*n"), bind("logs")]},
+        "outputs[0].scale_rule",
+        "input channels only",
+    ),
+    (
+        "limit below merged request",
+        {"resources": {"limits": {"memory": "50Mi"}}},
+        "resources.limits.memory",
+        "below the request",
+    ),
+    (
+        "relative host path without base",
+        {"inputs": [bind("images", "rel"), bind("masks")]},
+        "inputs[0].volume_source.host_path",
+        "relative host_path",
+    ),
 ]
 
 

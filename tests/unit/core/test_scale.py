@@ -93,7 +93,9 @@ def test_upper_bound_caps_scaled_values_but_not_static_ones() -> None:
         upper_bound=4 * GIB,
     )
     assert result.limits == {"memory": "8Gi"}
-    capped = compute_resources(static=None, measurements=[(rule(scale_factor=1000), measured(GIB))], upper_bound=4 * GIB)
+    capped = compute_resources(
+        static=None, measurements=[(rule(scale_factor=1000), measured(GIB))], upper_bound=4 * GIB
+    )
     assert capped.limits == {"memory": "4Gi"}
     assert any("capped" in line for line in capped.explanation)
 
@@ -117,7 +119,9 @@ def test_other_resources_pass_through() -> None:
 def test_explanation_names_channel_mode_and_formula() -> None:
     result = compute_resources(
         static=static({"memory": "10Mi"}),
-        measurements=[(rule(mode="max_item_sum", scale_factor=3), measured(MIB, "moving", "max_item_sum", largest="p1"))],
+        measurements=[
+            (rule(mode="max_item_sum", scale_factor=3), measured(MIB, "moving", "max_item_sum", largest="p1"))
+        ],
     )
     text = "\n".join(result.explanation)
     assert "static memory: request 10Mi" in text

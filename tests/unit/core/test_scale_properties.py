@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from task_api.core.scale import MIB, compute_resources
-from task_api.spec import Measurement, Resources, ScaleRule, ScaleRuleMode, format_bytes_quantity
+from task_api.spec import (
+    Measurement,
+    Resources,
+    ScaleRule,
+    ScaleRuleMode,
+    format_bytes_quantity,
+    parse_quantity,
+)
 
 GIB = 1024 * MIB
 BOUND = 16 * GIB
@@ -49,8 +56,6 @@ def compute(static: Resources, pairs: list[tuple[ScaleRule, int]]) -> tuple[int 
 
 
 def static_bytes(static: Resources) -> tuple[int | None, int | None]:
-    from task_api.spec import parse_quantity
-
     req = static.requests.get("memory")
     lim = static.limits.get("memory")
     return (None if req is None else int(parse_quantity(req)), None if lim is None else int(parse_quantity(lim)))

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Deploys the operator into the project's test bed (manifests/overlays/testbed), or removes it.
+#
+#   hack/deploy-testbed.sh                 render the overlay with the test bed's values, apply it, wait until the
+#                                          Deployment is Available
+#   hack/deploy-testbed.sh --delete        remove everything the overlay installs (CRDs too, and so every TaskRun
+#                                          and ProcessingContainer); add --keep-crds to leave the CRDs
+#   hack/deploy-testbed.sh --render DIR    only write the rendered kustomization into DIR (nothing is applied;
+#                                          DIR then holds the registry credentials: keep it private)
+#   --namespaces NS[,NS...]                with the above: the operator watches only these namespaces
+#                                          (TASK_API_NAMESPACES), e.g. so a test does not race another operator
+#
+# Values filled in: the API server's host address and port (the test bed's settings, hack/testbed/lib.sh: NODE_IP,
+# APISERVER_PORT; override with TESTBED_APISERVER_HOST / TESTBED_APISERVER_PORT), the pull secret task-api-registry
+# built from the test bed registry's credentials (or REGISTRY_USER / REGISTRY_PASSWORD), and the image pinned to the
+# digest `make image-push` pushed, so a new push rolls the operator. Credentials only ever go to a private temporary
+# directory removed on exit; they are never printed.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=image/lib.sh
+source "$root/hack/image/lib.sh"
+
+mode=apply keep_crds=0 render_dir="" watch_namespaces=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --delete) mode=delete ;;
+    --keep-crds) keep_crds=1 ;;
+    --render) mode=render; render_dir=${2:?--render needs a directory}; shift ;;
+    --namespaces) watch_namespaces=${2:?--namespaces needs a comma-separated list}; shift ;;
+    -h|--help) sed -n '2,/^set /{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
+    *) echo "[deploy] error: unknown argument '$1' (allowed: --delete, --keep-crds, --render DIR, --namespaces NS, --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+namespace=task-api-system
+image_repo=$REGISTRY_ADDR/task-api/operator
+api_host=${TESTBED_APISERVER_HOST:-${NODE_IP:-}}
+api_port=${TESTBED_APISERVER_PORT:-${APISERVER_PORT:-6443}}
+kubectl=${KUBECTL:-}
+if [ -z "$kubectl" ]; then
+  if [ -n "${KUBE_BIN:-}" ] && [ -x "$KUBE_BIN/kubectl" ]; then kubectl=$KUBE_BIN/kubectl; else kubectl=$(command -v kubectl || true); fi
+fi
+[ -n "$kubectl" ] || { echo "[deploy] error: no kubectl: build the test bed binaries (hack/build-binaries.sh) or set KUBECTL" >&2; exit 1; }
+kubeconfig=${KUBECONFIG:-${KUBECONFIG_ADMIN:-$TESTBED_DIR/kubeconfig}}
+k() { "$kubectl" --kubeconfig "$kubeconfig" "$@"; }
+log() { printf '[deploy] %s\n' "$*" >&2; }
+
+if ! [[ $api_host =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ || $api_host =~ ^[A-Za-z0-9.-]+$ ]]; then
+  echo "[deploy] error: API server host '$api_host' (TESTBED_APISERVER_HOST or the test bed's NODE_IP) is not a host name or IPv4 address" >&2
+  exit 1
+fi
+if [ -n "$watch_namespaces" ] && ! [[ $watch_namespaces =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(,[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ ]]; then
+  echo "[deploy] error: --namespaces '$watch_namespaces' is not a comma-separated list of namespace names (lower-case letters, digits, '-')" >&2
+  exit 2
+fi
+[[ $api_port =~ ^[0-9]+$ ]] && [ "$api_port" -ge 1 ] && [ "$api_port" -le 65535 ] || {
+  echo "[deploy] error: API server port '$api_port' (TESTBED_APISERVER_PORT or APISERVER_PORT) is not a port number 1-65535" >&2
+  exit 1; }
+
+# Writes the kustomization that layers the test bed's values over manifests/overlays/testbed into $1.
+render() {
+  local dir=$1 with_secret=$2 image_ref=$image_repo:dev digest
+  mkdir -p "$dir" && chmod 700 "$dir"
+  # Pin the digest we pushed when Docker knows it, so the pod template changes with every push.
+  digest=$("$DOCKER" image inspect -f '{{range .RepoDigests}}{{println .}}{{end}}' "$image_repo:dev" 2>/dev/null |
+           grep "^$image_repo@sha256:" | head -n1 || true)
+  [ -n "$digest" ] && image_ref=$digest
+  {
+    echo "# Rendered by hack/deploy-testbed.sh; temporary."
+    echo "apiVersion: kustomize.config.k8s.io/v1beta1"
+    echo "kind: Kustomization"
+    echo "resources:"
+    # kustomize refuses an absolute path here; a relative one from the temporary directory is fine.
+    echo "- $(realpath --relative-to="$dir" "$root/manifests/overlays/testbed")"
+    echo "images:"
+    echo "- name: $image_repo"
+    if [ "$image_ref" != "$image_repo:dev" ]; then echo "  digest: ${image_ref#*@}"; else echo "  newTag: dev"; fi
+    echo "patches:"
+    # A strategic merge patch: env entries merge by name, replacing the overlay's placeholders.
+    echo "- patch: |-"
+    echo "    apiVersion: apps/v1"
+    echo "    kind: Deployment"
+    echo "    metadata: {name: task-api-operator, namespace: $namespace}"
+    echo "    spec:"
+    echo "      template:"
+    echo "        spec:"
+    echo "          containers:"
+    echo "          - name: operator"
+    echo "            env:"
+    echo "            - {name: KUBERNETES_SERVICE_HOST, value: \"$api_host\"}"
+    echo "            - {name: KUBERNETES_SERVICE_PORT, value: \"$api_port\"}"
+    if [ -n "$watch_namespaces" ]; then
+      echo "- patch: |-"
+      echo "    apiVersion: v1"
+      echo "    kind: ConfigMap"
+      echo "    metadata: {name: task-api-config, namespace: $namespace}"
+      echo "    data: {TASK_API_NAMESPACES: \"$watch_namespaces\"}"
+    fi
+    echo "replacements:"
+    echo "- source: {kind: Deployment, name: task-api-operator, fieldPath: 'spec.template.spec.containers.[name=operator].image'}"
+    echo "  targets:"
+    echo "  - select: {kind: ConfigMap, name: task-api-config}"
+    echo "    fieldPaths: [data.TASK_API_MEASURE_IMAGE]"
+    if [ "$with_secret" = 1 ]; then
+      echo "secretGenerator:"
+      echo "- name: task-api-registry"
+      echo "  namespace: $namespace"
+      echo "  type: kubernetes.io/dockerconfigjson"
+      echo "  files: [.dockerconfigjson=dockerconfig.json]"
+      echo "  options: {disableNameSuffixHash: true}"
+    fi
+  } >"$dir/kustomization.yaml"
+  if [ "$with_secret" = 1 ]; then
+    local auth
+    auth=$(printf '%s:%s' "$REGISTRY_USER" "$REGISTRY_PASSWORD" | base64 -w0)
+    (umask 077; printf '{"auths":{"%s":{"auth":"%s"}}}' "$REGISTRY_ADDR" "$auth" >"$dir/dockerconfig.json")
+  fi
+  # Refuse to apply anything that still carries a placeholder.
+  local out
+  out=$("$kubectl" kustomize "$dir") || { echo "[deploy] error: kustomize failed on $dir" >&2; return 1; }
+  if grep -q 'TESTBED_APISERVER_' <<<"$out"; then
+    echo "[deploy] error: placeholders left in the rendered overlay (env names in overlays/testbed changed?)" >&2
+    return 1
+  fi
+}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/task-api-deploy.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+case $mode in
+  render)
+    registry_credentials
+    render "$render_dir" 1
+    log "rendered into $render_dir (apply with: kubectl apply -k $render_dir)"
+    ;;
+  apply)
+    registry_credentials
+    render "$work/k" 1
+    log "applying manifests/overlays/testbed (API server $api_host:$api_port, image from $REGISTRY_ADDR)"
+    # CRDs and the namespace first, so the rest never races their creation.
+    "$kubectl" kustomize "$work/k" >"$work/all.yaml"
+    k apply --server-side --force-conflicts -f "$work/all.yaml" >/dev/null
+    k wait --for=condition=Established --timeout=60s crd/taskruns.task-api.io crd/processingcontainers.task-api.io >/dev/null
+    if ! k -n "$namespace" rollout status deployment/task-api-operator --timeout="${DEPLOY_TIMEOUT:-180s}" >&2 ||
+       ! k -n "$namespace" wait --for=condition=Available --timeout=10s deployment/task-api-operator >/dev/null; then
+      log "the operator did not become Available; pods and recent events:"
+      k -n "$namespace" get pods -o wide >&2 || true
+      k -n "$namespace" get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 15 >&2 || true
+      k -n "$namespace" logs deployment/task-api-operator --tail=30 >&2 2>/dev/null || true
+      exit 1
+    fi
+    log "task-api-operator is Available in $namespace"
+    ;;
+  delete)
+    render "$work/k" 0
+    "$kubectl" kustomize "$work/k" >"$work/all.yaml"
+    if [ "$keep_crds" = 1 ]; then
+      # Drop the CustomResourceDefinition documents from what gets deleted.
+      awk 'BEGIN{RS="\n---\n"; ORS="\n---\n"} !/(^|\n)kind: CustomResourceDefinition\n/' "$work/all.yaml" >"$work/keep.yaml"
+      mv "$work/keep.yaml" "$work/all.yaml"
+    fi
+    log "deleting the operator from the test bed$([ "$keep_crds" = 1 ] && echo ' (keeping the CRDs)')"
+    k delete --ignore-not-found --wait=true --timeout="${DEPLOY_TIMEOUT:-180s}" -f "$work/all.yaml" >/dev/null
+    log "removed"
+    ;;
+esac

@@ -1,0 +1,139 @@
+"""``task-api run TASK.json --mode docker`` — run a task with the local Docker engine.
+
+Fills ``{{ env.NAME }}`` placeholders from the environment, finds the image in the engine or pulls it
+(credentials from the task's config or the Docker client config; ``--no-pull`` forbids pulling), reads the
+template from the image unless the task has it inline, merges and validates, measures the inputs that have
+scale rules and prints how the memory was computed, then starts the container: inputs bind-mounted read-only,
+outputs read-write (created when missing), as the invoking user's uid:gid unless ``--user`` says otherwise.
+
+It writes the run record ``task_run-<id>.json`` (or ``--output FILE``) and prints its path. ``logs``,
+``status``, ``wait``, ``stop``, ``rm`` take that file or the run ID. With ``--watch`` it follows the
+container's output until it stops and exits with the container's code (137 for an OOM kill that left code
+0); Ctrl-C detaches and leaves the container running. ``--monitor-memory`` records the peak memory and compares
+it with what the scale rules computed.
+
+Exit codes: 0 started (or, when watching, the container succeeded); the container's code when watching;
+1 the task is invalid or cannot run (nothing was created); 2 usage errors; 130 detached with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from task_api.cli._runs import PullDisplay, add_engine_argument, write_chunk
+
+__all__ = ["add_parser", "run"]
+
+EXIT_DETACHED = 130
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a task.json with the local Docker engine",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+    )
+    parser.add_argument("task", type=Path, metavar="TASK.json", help="the task file")
+    parser.add_argument("--mode", choices=["docker", "k8s"], default="docker", help="where to run (default docker)")
+    parser.add_argument("--watch", action="store_true", help="follow the output until the container stops")
+    parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the run record here")
+    parser.add_argument("--no-pull", action="store_true", help="fail instead of pulling a missing image")
+    parser.add_argument("--name", help="name the container (default: the engine picks one)")
+    parser.add_argument(
+        "--user",
+        default=None,
+        metavar="UID:GID",
+        help="run as this user; 'image' keeps the image's own user (default: your uid:gid)",
+    )
+    parser.add_argument(
+        "--monitor-memory",
+        action="store_true",
+        help="wait for the end, record the peak memory and compare it with the scale rules",
+    )
+    add_engine_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.mode != "docker":
+        print(
+            "task-api run: --mode k8s is the operator's job: apply a TaskRun resource (see docs/operator.md); "
+            "this command runs tasks with the local Docker engine (--mode docker)",
+            file=sys.stderr,
+        )
+        return 2
+    from task_api.runner.engine import DockerEngine
+    from task_api.runner.local import RunOptions, default_user, prepare, start
+
+    user = default_user() if args.user is None else (None if args.user == "image" else args.user)
+    options = RunOptions(pull=not args.no_pull, name=args.name, user=user, record_path=args.output)
+
+    def report(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    with DockerEngine(args.docker_host) as engine:
+        prepared = prepare(
+            args.task,
+            engine=engine,
+            options=options,
+            report=report,
+            on_pull=PullDisplay(str(args.task)),
+            docker_host=engine.docker_host,
+        )
+        record, path = start(prepared, engine=engine, options=options, docker_host=engine.docker_host)
+        report(f"started container {record.id} for task {record.name!r} (template {record.template})")
+        report(f"run record: {path}")
+        if not (args.watch or args.monitor_memory):
+            report(f"follow it with: task-api logs {path} --follow")
+            print(path)
+            return 0
+        return _follow(engine, record, path, watch=args.watch, monitor=args.monitor_memory)
+
+
+def _follow(engine: Any, record: Any, path: Path, *, watch: bool, monitor: bool) -> int:
+    from task_api.runner.memory import PeakSampler, advise, checks_from_record
+    from task_api.runner.runs import current_status, save_status, stream_logs
+    from task_api.runner.status import exit_code_for, format_duration
+
+    sampler = PeakSampler(engine, record.container_id).start() if monitor else None
+    try:
+        if watch:
+            for stream_id, data in stream_logs(engine, record, follow=True):
+                write_chunk(stream_id, data)
+        engine.wait_container(record.container_id)
+    except KeyboardInterrupt:
+        if sampler is not None:
+            sampler.stop()
+        print(
+            f"\ndetached; container {record.id} keeps running. Follow it with: task-api logs {path} --follow",
+            file=sys.stderr,
+        )
+        return EXIT_DETACHED
+    peak = sampler.stop() if sampler is not None else None
+    status = current_status(engine, record, peak_memory=peak)
+    save_status(path, record, status)
+    outcome = f"{status.reason.value}, exit code {status.exit_code}"
+    if status.oom_killed:
+        outcome += ", OOMKilled"
+    print(f"container {record.id} finished: {outcome} after {format_duration(status.duration_seconds)}",
+          file=sys.stderr)  # fmt: skip
+    if monitor:
+        lines = advise(
+            peak_bytes=status.peak_memory_bytes,
+            oom_killed=status.oom_killed,
+            limit_bytes=_limit_bytes(record),
+            checks=checks_from_record(record),
+        )
+        for warning, line in lines:
+            print(("warning: " if warning else "") + line, file=sys.stderr)
+    print(path)
+    return exit_code_for(status)
+
+
+def _limit_bytes(record: Any) -> int | None:
+    from task_api.spec.quantity import parse_quantity
+
+    text = record.limits.get("memory")
+    return int(parse_quantity(text)) if text else None

@@ -1,0 +1,376 @@
+"""Start a task with the local Docker engine: the steps of ``task-api run TASK.json --mode docker``.
+
+:func:`prepare` does everything that can fail because of the task, *before* any container exists:
+
+1. read the task file and fill ``{{ env.NAME }}`` placeholders (an unset variable is an error naming it);
+2. find the image in the engine, or pull it (credentials from the task's ``config`` or the Docker client
+   config; ``--no-pull`` makes a missing image an error);
+3. read the template from the image's ``processing-container.json`` unless the task has it inline;
+4. merge and validate (:func:`task_api.core.merge.resolve`);
+5. check the bindings can be mounted here: host directories only, inputs must exist, outputs must be
+   directories or not exist yet;
+6. measure the inputs that carry scale rules and compute memory (:func:`task_api.core.scale.compute_resources`);
+7. build the container configuration (:func:`task_api.runner.plan.container_config`).
+
+:func:`start` then creates the output directories, creates the container, writes the run record (the
+container is removed again if that fails, so there is never a container without a record) and starts it.
+
+Progress and explanations go to a ``report`` callback; this module never prints.
+
+I/O: reads the task file and the inputs, talks to the engine, writes the record and output directories.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from task_api.core.merge import resolve
+from task_api.core.scale import compute_resources
+from task_api.image import SPEC_PATH, Credentials, InspectionCache, inspect_local_image, parse_reference
+from task_api.image.cache import CacheEntry
+from task_api.image.inspect import parse_spec_bytes
+from task_api.measure import measure
+from task_api.runner.engine import DockerEngine, Engine
+from task_api.runner.errors import EngineError, ImageMissing, RecordError, TaskNotRunnable
+from task_api.runner.memory import computed_for
+from task_api.runner.plan import container_config
+from task_api.runner.record import ChannelRecord, RunRecord, record_name, redact_env, write_record
+from task_api.spec._jsonpos import line_column, locate
+from task_api.spec.errors import Problem, SpecError
+from task_api.spec.load import decode_document, parse_task
+from task_api.spec.processing_container import ProcessingContainer
+from task_api.spec.resolved import ComputedResources, Measurement, ResolvedChannel, ResolvedTask
+from task_api.spec.task import K8sConfig, Task
+
+__all__ = ["Prepared", "RunOptions", "default_user", "prepare", "start"]
+
+Report = Callable[[str], None]
+PullProgress = Callable[[Mapping[str, Any]], None]
+
+
+def default_user() -> str:
+    """The invoking user as ``uid:gid`` (reads process state)."""
+    return f"{os.getuid()}:{os.getgid()}"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: the flags of ``task-api run``."""
+
+    pull: bool = True
+    name: str | None = None
+    #: ``uid:gid`` or a user name the image knows; None keeps the image's own user.
+    user: str | None = field(default_factory=default_user)
+    #: Where the record goes; None: ``task_run-<id>.json`` in ``record_dir``.
+    record_path: Path | None = None
+    record_dir: Path = Path()
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    #: Processes measuring inputs at once (0: one per CPU).
+    measure_workers: int = 0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A task checked and planned, ready to start (nothing has been created yet)."""
+
+    task_file: Path
+    task: ResolvedTask
+    image: str
+    image_id: str | None
+    host_paths: dict[str, str]
+    measurements: list[Measurement]
+    resources: ComputedResources
+    rule_memory: dict[str, int]
+    config: dict[str, Any]
+    notes: list[str]
+    #: Output directories that do not exist yet; :func:`start` creates them.
+    missing_outputs: list[str]
+
+
+# -- step 1: the task file -------------------------------------------------------------------------------------
+
+
+def _read_task(task_file: Path, environ: Mapping[str, str]) -> tuple[Task, str]:
+    source = str(task_file)
+    try:
+        data = task_file.read_bytes()
+    except FileNotFoundError:
+        raise TaskNotRunnable(
+            source, [Problem(path="", message="no such task file", given=source, allowed="a task.json path")]
+        ) from None
+    except OSError as exc:
+        raise TaskNotRunnable(
+            source, [Problem(path="", message=f"cannot read the task file: {exc.strerror}")]
+        ) from None
+    task = parse_task(data, source=source, environ=environ)
+    return task, decode_document(data, source=source).text
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _loc(path: str) -> tuple[str | int, ...]:
+    return tuple(int(index) if index else name for name, index in _PATH_PART.findall(path))
+
+
+def _in_task_file(exc: SpecError, source: str, text: str) -> SpecError:
+    """Problems about the task (e.g. an unknown template, found in the image's file) located in the task file."""
+    problems = []
+    for found in exc.problems:
+        if found.line is None and found.path:
+            line, column = line_column(text, locate(text, _loc(found.path)))
+            found = dataclasses.replace(found, line=line, column=column)  # noqa: PLW2901
+        problems.append(found)
+    return SpecError(source, problems)
+
+
+# -- step 2: the image -----------------------------------------------------------------------------------------
+
+
+def _credentials(task: Task) -> Credentials | None:
+    config = task.config
+    if isinstance(config, K8sConfig) and config.registryUsername and config.registryPassword is not None:
+        return Credentials.basic(config.registryUsername, config.registryPassword)
+    return Credentials.from_docker_config(parse_reference(task.image).registry)
+
+
+def _ensure_image(
+    engine: Engine, task: Task, *, pull: bool, report: Report, on_pull: PullProgress | None
+) -> dict[str, Any]:
+    info = engine.image_inspect(task.image)
+    if info is not None:
+        return info
+    if not pull:
+        raise ImageMissing(f"{task.image}: not in the local Docker engine, and --no-pull forbids pulling it")
+    report(f"pulling {task.image}")
+    engine.pull(task.image, credentials=_credentials(task), on_progress=on_pull)
+    info = engine.image_inspect(task.image)
+    if info is None:  # pragma: no cover - the engine just said it pulled it
+        raise EngineError(f"{task.image}: pulled, but the engine does not show it")
+    return info
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "task-api" / "local-images"
+
+
+def _image_container(engine: Engine, image: str, image_id: str, *, docker_host: str | None) -> ProcessingContainer:
+    """The image's processing-container.json, cached on disk by image ID (I/O).
+
+    An image ID is the hash of the image's configuration, which names its layers by content: the file can
+    never change for an ID, so a cached copy needs no revalidation. Reading the file out of the image costs
+    a container create/copy/remove round trip (~0.1 s), which a repeated ``run`` would pay every time.
+    """
+    cache: InspectionCache | None
+    try:
+        cache = InspectionCache(_cache_dir()) if image_id.startswith("sha256:") else None
+    except OSError:
+        cache = None  # an unwritable cache only costs speed
+    entry = cache.get(image_id) if cache is not None else None
+    if entry is not None:
+        return parse_spec_bytes(entry.data, source=f"{image}:{SPEC_PATH}", image=image)
+    inspection = inspect_local_image(image, docker_host=docker_host)
+    # Cache only when the reference still names the same image: a tag moved meanwhile must not be filed
+    # under the old ID.
+    current = engine.image_inspect(image)
+    if cache is not None and current is not None and current.get("Id") == image_id:
+        with contextlib.suppress(OSError):
+            cache.put(image_id, CacheEntry(inspection.raw, inspection.found_in))
+    return inspection.container
+
+
+# -- step 5: bindings -------------------------------------------------------------------------------------------
+
+
+def _binding_loc(task: Task, channel: ResolvedChannel) -> tuple[str | int, ...]:
+    bindings = task.inputs if channel.read_only else task.outputs
+    kind = "inputs" if channel.read_only else "outputs"
+    for index, binding in enumerate(bindings):
+        if binding.name == channel.name:
+            return (kind, index, "volume_source")
+    return (kind,)
+
+
+def _check_bindings(task: Task, resolved: ResolvedTask, *, source: str, text: str) -> tuple[dict[str, str], list[str]]:
+    problems: list[Problem] = []
+    host_paths: dict[str, str] = {}
+    missing_outputs: list[str] = []
+
+    def problem(loc: tuple[str | int, ...], message: str, given: str, allowed: str) -> None:
+        line, column = line_column(text, locate(text, loc))
+        problems.append(
+            Problem(path=_format(loc), message=message, given=given, allowed=allowed, line=line, column=column)
+        )
+
+    for channel in resolved.channels:
+        loc = _binding_loc(task, channel)
+        host = channel.source.host_path
+        if host is None:
+            problem(
+                loc,
+                f"the Docker runner mounts host directories; channel {channel.name!r} is bound to "
+                f"{channel.source.describe()}",
+                channel.source.kind,
+                "volume_source.host_path (an existing directory for inputs)",
+            )
+            continue
+        path = Path(host)
+        host_loc = (*loc, "host_path")
+        if channel.read_only:
+            if not path.exists():
+                problem(host_loc, f"input {channel.name!r}: the directory does not exist", repr(host),
+                        "an existing directory")  # fmt: skip
+                continue
+            if not path.is_dir():
+                problem(host_loc, f"input {channel.name!r}: not a directory", repr(host), "an existing directory")
+                continue
+        elif path.exists() and not path.is_dir():
+            problem(host_loc, f"output {channel.name!r}: exists and is not a directory", repr(host),
+                    "a directory, or a path that does not exist yet (it is created)")  # fmt: skip
+            continue
+        elif not path.exists():
+            missing_outputs.append(str(path))
+        host_paths[channel.name] = str(path.resolve())
+    if problems:
+        raise TaskNotRunnable(source, problems)
+    return host_paths, missing_outputs
+
+
+def _format(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# -- steps 1-7 ---------------------------------------------------------------------------------------------------
+
+
+def prepare(
+    task_file: Path,
+    *,
+    engine: Engine,
+    options: RunOptions,
+    report: Report,
+    on_pull: PullProgress | None = None,
+    docker_host: str | None = None,
+) -> Prepared:
+    """Check and plan a run of ``task_file``; creates nothing (I/O: reads, measures, may pull the image)."""
+    task, text = _read_task(task_file, options.environ)
+    source = str(task_file)
+    info = _ensure_image(engine, task, pull=options.pull, report=report, on_pull=on_pull)
+    container = None
+    if isinstance(task.taskTemplate, str):
+        container = _image_container(engine, task.image, str(info.get("Id") or ""), docker_host=docker_host)
+    try:
+        resolved = resolve(task, container, source=source, base_dir=str(task_file.resolve().parent))
+    except SpecError as exc:
+        raise _in_task_file(exc, source, text) from None
+    for warning in resolved.warnings:
+        report(f"warning: {warning.format(source)}")
+    host_paths, missing_outputs = _check_bindings(task, resolved, source=source, text=text)
+
+    pairs = []
+    rule_memory: dict[str, int] = {}
+    for channel in resolved.scaled_inputs:
+        assert channel.scale_rule is not None
+        found = measure(Path(host_paths[channel.name]), channel.scale_rule, channel=channel.name,
+                        workers=options.measure_workers)  # fmt: skip
+        pairs.append((channel.scale_rule, found))
+        rule_memory[channel.name] = computed_for(channel.scale_rule, found)
+    resources = compute_resources(static=resolved.resources, measurements=pairs)
+    if resources.explanation:
+        report("memory computation:")
+        for line in resources.explanation:
+            report(f"  {line}")
+    plan = container_config(resolved, image=task.image, resources=resources, host_paths=host_paths,
+                            user=options.user)  # fmt: skip
+    for note in plan.notes:
+        report(f"note: {note}")
+    return Prepared(
+        task_file=task_file,
+        task=resolved,
+        image=task.image,
+        image_id=str(info.get("Id")) if info.get("Id") else None,
+        host_paths=host_paths,
+        measurements=[m for _, m in pairs],
+        resources=resources,
+        rule_memory=rule_memory,
+        config=plan.config,
+        notes=plan.notes,
+        missing_outputs=missing_outputs,
+    )
+
+
+def _channel_records(prepared: Prepared, channels: list[ResolvedChannel]) -> list[ChannelRecord]:
+    return [
+        ChannelRecord(
+            name=c.name, host_path=prepared.host_paths[c.name], mounted_path=c.mounted_path, read_only=c.read_only
+        )
+        for c in channels
+        if c.name in prepared.host_paths
+    ]
+
+
+def start(prepared: Prepared, *, engine: Engine, options: RunOptions, docker_host: str) -> tuple[RunRecord, Path]:
+    """Create the outputs and the container, write the record, start the container (I/O)."""
+    for directory in prepared.missing_outputs:
+        try:
+            Path(directory).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TaskNotRunnable(
+                str(prepared.task_file),
+                [Problem(path="outputs", message=f"cannot create output directory {directory}: {exc.strerror}")],
+            ) from None
+    container_id = engine.create_container(prepared.config, name=options.name)
+    record = RunRecord(
+        id=container_id[:12],
+        container_id=container_id,
+        container_name=options.name,
+        docker_host=docker_host,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        task_file=str(prepared.task_file.resolve()),
+        name=prepared.task.name,
+        image=prepared.image,
+        image_id=prepared.image_id,
+        template=prepared.task.template,
+        command=prepared.task.command,
+        env=redact_env(prepared.task.env),
+        inputs=_channel_records(prepared, prepared.task.inputs),
+        outputs=_channel_records(prepared, prepared.task.outputs),
+        user=options.user,
+        requests=dict(prepared.resources.resources.requests),
+        limits=dict(prepared.resources.resources.limits),
+        memory_explanation=list(prepared.resources.explanation),
+        measurements=prepared.measurements,
+        scale_rules={c.name: c.scale_rule for c in prepared.task.scaled_inputs if c.scale_rule is not None},
+        rule_memory=prepared.rule_memory,
+    )
+    path = options.record_path or (options.record_dir / record_name(record.id))
+    try:
+        write_record(record, path)
+        engine.start_container(container_id)
+    except BaseException:
+        # No container without a record, and no record of a container that never ran.
+        engine.remove_container(container_id, force=True)
+        if path.exists():
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise RecordError(f"{path}: cannot remove the record of a failed start: {exc.strerror}") from None
+        raise
+    return record, path
+
+
+def engine_for(docker_host: str | None = None) -> DockerEngine:
+    """The real engine at ``docker_host`` (default ``$DOCKER_HOST`` or the standard socket)."""
+    return DockerEngine(docker_host)

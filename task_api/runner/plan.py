@@ -1,0 +1,146 @@
+"""Turn a resolved task and its computed resources into the Docker engine's container configuration.
+
+The mapping mirrors what the Kubernetes operator builds for a pod, so a task behaves the same in both places:
+
+* ``command`` replaces the image's entrypoint (Kubernetes' ``command``), and the image's ``CMD`` is then not
+  used; no command runs the image's own entrypoint and command;
+* inputs are bind mounts, read-only; outputs read-write. Bind *mounts* (not ``Binds``) are used because the
+  engine refuses a missing source instead of silently creating it as root;
+* ``limits.memory`` is the memory limit (swap disabled: ``MemorySwap`` = limit, as in a pod),
+  ``requests.memory`` the soft reservation; ``limits.cpu`` caps CPU time (``NanoCpus``), ``requests.cpu``
+  sets the relative weight (``CpuShares``, 1024 per CPU as the kubelet computes it);
+* ``nvidia.com/gpu`` becomes a device request for that many GPUs; other extended resources and
+  ``ephemeral-storage`` have no Docker equivalent and are reported as notes;
+* the container runs as ``user`` (by default the invoking user's ``uid:gid``, so outputs are not owned by root);
+* labels: the task's own, plus ``io.task-api.*`` labels naming the task and the template.
+
+Pure: builds dictionaries, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from task_api.spec.quantity import parse_quantity
+from task_api.spec.resolved import ComputedResources, ResolvedTask
+
+__all__ = [
+    "GPU_RESOURCE",
+    "LABEL_MANAGED",
+    "LABEL_TASK",
+    "LABEL_TEMPLATE",
+    "ContainerPlan",
+    "container_config",
+]
+
+GPU_RESOURCE = "nvidia.com/gpu"
+LABEL_MANAGED = "io.task-api.managed-by"
+LABEL_TASK = "io.task-api.task"
+LABEL_TEMPLATE = "io.task-api.template"
+MANAGED_BY = "task-api"
+_IGNORED = ("ephemeral-storage",)
+
+
+@dataclass(frozen=True)
+class ContainerPlan:
+    """The engine's create body plus notes on settings that have no Docker equivalent."""
+
+    config: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def _whole_bytes(text: str) -> int:
+    return int(parse_quantity(text).to_integral_value(rounding=ROUND_CEILING))
+
+
+def _cpu_resources(requests: Mapping[str, str], limits: Mapping[str, str]) -> dict[str, int]:
+    host: dict[str, int] = {}
+    if "cpu" in limits:
+        host["NanoCpus"] = int((parse_quantity(limits["cpu"]) * Decimal(10**9)).to_integral_value(ROUND_CEILING))
+    if "cpu" in requests:
+        # The kubelet's formula: shares = milliCPU * 1024 / 1000, at least 2.
+        milli = parse_quantity(requests["cpu"]) * 1000
+        host["CpuShares"] = max(2, int(milli * 1024 / 1000))
+    return host
+
+
+def _gpus(requests: Mapping[str, str], limits: Mapping[str, str]) -> list[dict[str, Any]]:
+    text = limits.get(GPU_RESOURCE) or requests.get(GPU_RESOURCE)
+    if text is None:
+        return []
+    count = int(parse_quantity(text))
+    if count <= 0:
+        return []
+    return [{"Driver": "nvidia", "Count": count, "Capabilities": [["gpu"]]}]
+
+
+def container_config(
+    task: ResolvedTask,
+    *,
+    image: str,
+    resources: ComputedResources,
+    host_paths: Mapping[str, str],
+    user: str | None,
+    extra_labels: Mapping[str, str] | None = None,
+) -> ContainerPlan:
+    """The create body for ``task`` (pure).
+
+    ``host_paths`` maps channel names to the host directories bound for them (the runner has checked them).
+    ``user`` is ``"uid:gid"`` (or a name the image knows), None for the image's own user.
+    """
+    notes: list[str] = []
+    requests = dict(resources.resources.requests)
+    limits = dict(resources.resources.limits)
+    mounts = [
+        {
+            "Type": "bind",
+            "Source": host_paths[channel.name],
+            "Target": channel.mounted_path,
+            "ReadOnly": channel.read_only,
+        }
+        for channel in task.channels
+        if channel.name in host_paths
+    ]
+    host: dict[str, Any] = {"Mounts": mounts, "NetworkMode": "bridge"}
+    if resources.memory_limit_bytes is not None or "memory" in limits:
+        limit = resources.memory_limit_bytes or _whole_bytes(limits["memory"])
+        host["Memory"] = limit
+        host["MemorySwap"] = limit  # no swap beyond the limit, as in a pod
+    if resources.memory_request_bytes is not None or "memory" in requests:
+        host["MemoryReservation"] = resources.memory_request_bytes or _whole_bytes(requests["memory"])
+    host.update(_cpu_resources(requests, limits))
+    devices = _gpus(requests, limits)
+    if devices:
+        host["DeviceRequests"] = devices
+    for name in sorted(set(requests) | set(limits)):
+        if name in ("memory", "cpu", GPU_RESOURCE):
+            continue
+        why = "no Docker equivalent" if name in _IGNORED else "an extended resource Docker does not schedule"
+        notes.append(f"resource {name!r} is not applied by the Docker runner ({why})")
+    labels = {
+        **task.labels,
+        **(extra_labels or {}),
+        LABEL_MANAGED: MANAGED_BY,
+        LABEL_TASK: task.name[:255],
+        LABEL_TEMPLATE: task.template,
+    }
+    config: dict[str, Any] = {
+        "Image": image,
+        "Env": [f"{name}={value}" for name, value in task.env.items()],
+        "Labels": labels,
+        "HostConfig": host,
+        "AttachStdin": False,
+        "AttachStdout": False,
+        "AttachStderr": False,
+        "Tty": False,
+        "OpenStdin": False,
+    }
+    if task.command is not None:
+        config["Entrypoint"] = list(task.command)
+        config["Cmd"] = None
+    if user:
+        config["User"] = user
+    return ContainerPlan(config=config, notes=notes)

@@ -1,0 +1,447 @@
+"""Turn the bytes of a processing-container.json or task.json into a validated model, or a SpecError.
+
+The steps, each reporting problems with the file name, JSON path and line:column:
+
+1. decode: refuse files over :data:`MAX_BYTES`, empty files, binary files (NUL bytes), non-UTF-8 bytes
+   (a UTF-8 byte-order mark is allowed);
+2. parse JSON, treating duplicate keys as errors (JSON parsers silently keep the last one) and refusing
+   documents nested deeper than :data:`MAX_DEPTH`;
+3. for task files, fill ``{{ env.NAME }}`` placeholders inside string values from the given environment
+   (an unset variable is an error naming it);
+4. validate against the model, gathering *every* problem (see :mod:`task_api.spec._base`).
+
+Everything here is pure: the caller reads the file and passes its bytes and a ``source`` name for messages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from task_api.spec._base import Collector, Finding
+from task_api.spec._jsonpos import line_column, locate
+from task_api.spec.errors import Problem, Severity, SpecError, format_path
+from task_api.spec.processing_container import ProcessingContainer
+from task_api.spec.task import Task
+
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "Document",
+    "decode_document",
+    "fill_placeholders",
+    "parse_processing_container",
+    "parse_task",
+    "validate_document",
+    "validate_processing_container",
+    "validate_task",
+]
+
+#: Larger files are refused: a real processing-container.json is a few kilobytes.
+MAX_BYTES = 2 * 1024 * 1024
+#: Deeper documents are refused: the real files nest about 6 levels.
+MAX_DEPTH = 32
+
+#: Fields whose values are secrets: never shown in messages.
+SECRET_FIELDS = frozenset({"registryPassword"})
+#: Env vars whose names look like secrets: their values are not shown in messages either.
+SECRET_NAME = re.compile(r"(?i)(password|passwd|secret|token|credential|private|api_?key)")
+
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_ENV_PLACEHOLDER = re.compile(r"^\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*$")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Document:
+    """A decoded JSON document: its text (for positions), its value, and problems found while decoding."""
+
+    source: str
+    text: str
+    value: Any
+    findings: list[Finding] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    #: False when ``text`` was made by us (from an already-decoded value): then positions would mislead.
+    has_positions: bool = True
+
+
+def _problem_at(text: str, offset: int, message: str, **kw: Any) -> Problem:
+    line, column = line_column(text, offset)
+    return Problem(path=kw.pop("path", ""), message=message, line=line, column=column, **kw)
+
+
+def _depth_offset(text: str, limit: int) -> int | None:
+    """Offset of the first bracket nested deeper than ``limit``, ignoring strings (pure)."""
+    depth = 0
+    for match in re.finditer(r'"(?:\\.|[^"\\])*"|[\[\]{}]', text):
+        bracket = match.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > limit:
+                return match.start()
+        elif bracket in "]}":
+            depth -= 1
+    return None
+
+
+def decode_document(data: bytes | str, *, source: str) -> Document:
+    """Steps 1 and 2: bytes to a JSON value. Raises SpecError when they are not a usable JSON document."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_BYTES:
+            raise SpecError(
+                source,
+                [
+                    Problem(
+                        path="",
+                        message="file is too large",
+                        given=f"{len(data)} bytes",
+                        allowed=f"at most {MAX_BYTES} bytes",
+                    )
+                ],
+            )
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            raise SpecError(
+                source,
+                [
+                    Problem(
+                        path="",
+                        message=f"binary file (NUL byte at offset {nul})",
+                        allowed="a UTF-8 JSON text",
+                    )
+                ],
+            )
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise SpecError(
+                source,
+                [
+                    Problem(
+                        path="",
+                        message="not UTF-8 text",
+                        given=f"byte 0x{data[exc.start]:02x}",
+                        allowed="UTF-8",
+                        line=line,
+                        column=column,
+                    )
+                ],
+            ) from None
+    else:
+        text = data
+        if len(text) > MAX_BYTES:
+            raise SpecError(
+                source,
+                [Problem(path="", message="document is too large", given=f"{len(text)} characters")],
+            )
+    # A byte-order mark is harmless; Python's json refuses it, so drop it (columns on line 1 shift by one).
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise SpecError(source, [Problem(path="", message="file is empty", allowed="a JSON object")])
+
+    duplicates: list[tuple[dict[str, Any], str]] = []
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                duplicates.append((result, key))
+            result[key] = value
+        return result
+
+    too_deep = _depth_offset(text, MAX_DEPTH)
+    if too_deep is not None:
+        raise SpecError(
+            source,
+            [
+                _problem_at(
+                    text,
+                    too_deep,
+                    "nested too deeply",
+                    allowed=f"at most {MAX_DEPTH} levels of objects and arrays",
+                )
+            ],
+        )
+    try:
+        value = json.loads(text, object_pairs_hook=pairs_hook)
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            source,
+            [Problem(path="", message=f"malformed JSON: {exc.msg}", line=exc.lineno, column=exc.colno)],
+        ) from None
+    except RecursionError:  # pragma: no cover - the depth check above refuses such documents first
+        raise SpecError(source, [Problem(path="", message="nested too deeply")]) from None
+
+    document = Document(source=source, text=text, value=value)
+    for owner, key in duplicates:
+        document.findings.append(
+            Finding(
+                owner=id(owner),
+                subpath=(key,),
+                message="duplicate key (JSON parsers silently keep the last value)",
+                given=repr(key),
+                allowed="each key once per object",
+                at_key=True,
+            )
+        )
+    if not isinstance(value, dict):
+        raise SpecError(
+            source,
+            [
+                Problem(
+                    path="",
+                    message="the document must be a JSON object",
+                    given=_json_type(value),
+                    allowed="an object {…}",
+                    line=1,
+                    column=1,
+                )
+            ],
+        )
+    return document
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"
+
+
+def _walk(value: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tuple[Any, tuple[str | int, ...]]]:
+    """Every container in a JSON value with its location, depth first, without recursion (pure)."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, loc)]
+    while stack:
+        node, here = stack.pop()
+        if isinstance(node, dict):
+            yield node, here
+            stack.extend((v, (*here, k)) for k, v in node.items())
+        elif isinstance(node, list):
+            yield node, here
+            stack.extend((v, (*here, i)) for i, v in enumerate(node))
+
+
+def fill_placeholders(document: Document, environ: Mapping[str, str]) -> None:
+    """Step 3: replace ``{{ env.NAME }}`` in string values, in place; problems go to ``document`` (pure)."""
+    for node, here in list(_walk(document.value)):
+        items: list[tuple[Any, Any]] = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+        for key, value in items:
+            if not isinstance(value, str) or "{{" not in value:
+                continue
+            missing: list[str] = []
+            unsupported: list[str] = []
+
+            def replace(match: re.Match[str], missing: list[str] = missing, bad: list[str] = unsupported) -> str:
+                found = _ENV_PLACEHOLDER.match(match.group(1))
+                if found is None:
+                    bad.append(match.group(0))
+                    return match.group(0)
+                name = found.group(1)
+                if name not in environ:
+                    missing.append(name)
+                    return match.group(0)
+                return environ[name]
+
+            filled = _PLACEHOLDER.sub(replace, value)
+            loc = (*here, key)
+            for name in missing:
+                document.problems.append(
+                    _located(
+                        document,
+                        loc,
+                        f"environment variable {name} is not set",
+                        given="{{ env." + name + " }}",
+                        allowed=f"export {name} before running",
+                    )
+                )
+            for text in unsupported:
+                document.problems.append(
+                    _located(
+                        document,
+                        loc,
+                        "unsupported placeholder",
+                        given=text[:60],
+                        allowed="{{ env.NAME }}",
+                    )
+                )
+            node[key] = filled
+
+
+def _located(document: Document, loc: tuple[str | int, ...], message: str, **kw: Any) -> Problem:
+    offset = locate(document.text, loc)
+    line, column = line_column(document.text, offset)
+    return Problem(path=format_path(loc), message=message, line=line, column=column, **kw)
+
+
+#: Pydantic inserts union tags and key markers into error locations; they are not part of the JSON path.
+_TAGS_AFTER = {"taskTemplate": {"by-name", "inline"}, "config": {"docker", "k8s"}}
+
+
+def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    out: list[str | int] = []
+    for part in loc:
+        if part == "[key]":
+            continue
+        if out and isinstance(out[-1], str) and part in _TAGS_AFTER.get(out[-1], ()):
+            continue
+        if isinstance(part, str) and "[" in part and part.endswith("]"):  # e.g. function-after[...]
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _get(root: Any, loc: tuple[str | int, ...]) -> Any:
+    node = root
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _is_secret(root: Any, loc: tuple[str | int, ...]) -> bool:
+    if any(part in SECRET_FIELDS for part in loc):
+        return True
+    if loc and loc[-1] == "value":
+        parent = _get(root, loc[:-1])
+        name = parent.get("name") if isinstance(parent, dict) else None
+        return isinstance(name, str) and bool(SECRET_NAME.search(name))
+    return False
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return _json_type(value)
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def _translate(document: Document, error: Mapping[str, Any]) -> Problem:
+    loc = _clean_loc(tuple(error["loc"]))
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    message = str(error["msg"]).removeprefix("Value error, ")
+    given: str | None = None if kind == "missing" else _show(error.get("input"))
+    allowed: str | None = None
+    if kind == "spec":
+        message = ctx.get("message", message)
+        given = ctx.get("given", given)
+        allowed = ctx.get("allowed")
+        loc = (*loc, *ctx.get("subpath", ()))
+    elif kind == "missing":
+        message = "required field is missing"
+    elif kind in ("literal_error", "enum"):
+        message = "not an allowed value"
+        allowed = str(ctx.get("expected", ""))
+    elif kind == "union_tag_invalid":
+        message = "unknown config type"
+        allowed = str(ctx.get("expected_tags", ""))
+    elif kind == "union_tag_not_found":
+        loc = (*loc, str(ctx.get("discriminator", "type")).strip("'"))
+        message = "required field is missing"
+        allowed = "'docker' or 'k8s'"
+        given = None
+    elif kind in ("model_type", "dict_type", "model_attributes_type"):
+        message = "must be an object"
+    elif kind == "list_type":
+        message = "must be an array"
+    elif kind == "string_type":
+        message = "must be a string"
+    elif kind == "extra_forbidden":
+        message = "unknown field"
+    if _is_secret(document.value, loc):
+        given = "<redacted>" if given is not None else None
+    at_key = kind == "extra_forbidden"
+    offset = locate(document.text, loc, at_key=at_key)
+    line, column = line_column(document.text, offset)
+    return Problem(path=format_path(loc), message=message, given=given, allowed=allowed, line=line, column=column)
+
+
+def _finding_problem(document: Document, finding: Finding, paths: Mapping[int, tuple[str | int, ...]]) -> Problem:
+    base = paths.get(finding.owner, ())
+    loc = (*base, *finding.subpath)
+    given = finding.given
+    if given is not None and _is_secret(document.value, loc):
+        given = "<redacted>"
+    offset = locate(document.text, loc, at_key=finding.at_key, last=finding.at_key)
+    line, column = line_column(document.text, offset)
+    return Problem(
+        path=format_path(loc),
+        message=finding.message,
+        given=given,
+        allowed=finding.allowed,
+        line=line,
+        column=column,
+        severity=finding.severity,
+    )
+
+
+def validate_document(document: Document, model: type[M]) -> M:
+    """Step 4: validate a decoded document; SpecError lists every problem, sorted by position (pure)."""
+    collector = Collector()
+    result: M | None = None
+    problems = list(document.problems)
+    try:
+        result = model.model_validate(document.value, context={"collector": collector})
+    except ValidationError as exc:
+        problems += [_translate(document, e) for e in exc.errors(include_url=False)]
+    paths = {id(node): here for node, here in _walk(document.value)}
+    problems += [_finding_problem(document, f, paths) for f in [*document.findings, *collector.findings]]
+    # A value whose placeholder could not be filled is already reported; its knock-on errors would only confuse.
+    unfilled = {p.path for p in document.problems}
+    problems = [p for p in problems if p in document.problems or p.path not in unfilled]
+    if not document.has_positions:
+        problems = [dataclasses.replace(p, line=None, column=None) for p in problems]
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if errors or result is None:
+        unique = list(dict.fromkeys(problems))
+        unique.sort(key=lambda p: (p.line or 0, p.column or 0, p.path))
+        raise SpecError(document.source, unique)
+    return result
+
+
+def parse_processing_container(data: bytes | str, *, source: str) -> ProcessingContainer:
+    """Decode and validate a processing-container.json (pure). Raises SpecError with every problem."""
+    return validate_document(decode_document(data, source=source), ProcessingContainer)
+
+
+def parse_task(data: bytes | str, *, source: str, environ: Mapping[str, str]) -> Task:
+    """Decode a task.json, fill ``{{ env.NAME }}`` from ``environ`` and validate (pure). Raises SpecError."""
+    document = decode_document(data, source=source)
+    fill_placeholders(document, environ)
+    return validate_document(document, Task)
+
+
+def _from_value(value: Any, *, source: str) -> Document:
+    # Round-trip through JSON text so the same checks (depth, duplicate keys cannot occur) apply.
+    document = decode_document(json.dumps(value), source=source)
+    document.has_positions = False
+    return document
+
+
+def validate_processing_container(value: Any, *, source: str) -> ProcessingContainer:
+    """Validate an already-decoded value (e.g. a custom resource's spec) with the same messages, no positions
+    (pure)."""
+    return validate_document(_from_value(value, source=source), ProcessingContainer)
+
+
+def validate_task(value: Any, *, source: str) -> Task:
+    """Validate an already-decoded task value (placeholders are not filled), no positions (pure)."""
+    return validate_document(_from_value(value, source=source), Task)

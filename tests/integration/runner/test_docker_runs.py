@@ -1,0 +1,333 @@
+"""Local runs against the real Docker engine: the example's outputs, read-only inputs, OOM, bad tasks, Ctrl-C."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from task_api.runner.engine import DockerEngine
+from tests.integration.runner.conftest import (
+    EXAMPLE,
+    Cli,
+    cli_env,
+    container_ids,
+    inline_task,
+    record_of,
+    write_task,
+)
+
+pytestmark = pytest.mark.docker
+
+
+def copy_example(tmp_path: Path) -> Path:
+    target = tmp_path / "hello"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("output", "task_run-*.json"))
+    return target
+
+
+def sha256_lines(root: Path) -> list[str]:
+    """What `sha256sum` prints for every file under root, in `find | sort` order."""
+    lines = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            rel = "./" + path.relative_to(root).as_posix()
+            lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {rel}")
+    return sorted(lines, key=lambda line: line.split("  ", 1)[1])
+
+
+class TestHelloWorldExample:
+    def test_the_guides_command_lines_work_verbatim(self, tmp_path: Path, hello_image: str, cleanup: list[str]) -> None:
+        work = copy_example(tmp_path)
+        env = cli_env()
+        # Exactly the guide's lines: `python3 -m task_api.cli run task.json --mode docker`, then `logs`.
+        started = subprocess.run(
+            ["python3", "-m", "task_api.cli", "run", "task.json", "--mode", "docker"],
+            cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert started.returncode == 0, started.stderr
+        record = record_of(started, work)
+        assert record.name.startswith("task_run-") and record.suffix == ".json"
+        assert record.parent == work
+        waited = subprocess.run(
+            ["python3", "-m", "task_api.cli", "wait", record.name],
+            cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert waited.returncode == 0, waited.stderr
+        logs = subprocess.run(
+            ["python3", "-m", "task_api.cli", "logs", record.name],
+            cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert logs.returncode == 0, logs.stderr
+        expected = sha256_lines(work / "input")
+        assert logs.stdout == f"hello-world: sha256 of {len(expected)} file(s) written to /data/out/checksums.sha256\n"
+        written = (work / "output" / "checksums.sha256").read_text().splitlines()
+        assert written == expected
+
+    def test_outputs_belong_to_the_invoking_user(
+        self, tmp_path: Path, hello_image: str, cli: Cli, cleanup: list[str]
+    ) -> None:
+        work = copy_example(tmp_path)
+        done = cli("run", "task.json", "--mode", "docker", "--watch", cwd=work)
+        assert done.returncode == 0, done.stderr
+        produced = work / "output" / "checksums.sha256"
+        assert (produced.stat().st_uid, produced.stat().st_gid) == (os.getuid(), os.getgid())
+        record = json.loads(record_of(done, work).read_text())
+        assert record["user"] == f"{os.getuid()}:{os.getgid()}"
+
+    def test_another_user_can_be_chosen(self, tmp_path: Path, hello_image: str, cli: Cli, cleanup: list[str]) -> None:
+        work = copy_example(tmp_path)
+        (work / "output").mkdir()
+        (work / "output").chmod(0o777)  # the chosen user must be able to write there
+        done = cli("run", "task.json", "--watch", "--user", "4321:4322", cwd=work)
+        assert done.returncode == 0, done.stderr
+        produced = work / "output" / "checksums.sha256"
+        assert (produced.stat().st_uid, produced.stat().st_gid) == (4321, 4322)
+
+    def test_the_compress_template_packs_every_input_file(
+        self, tmp_path: Path, hello_image: str, cli: Cli, cleanup: list[str]
+    ) -> None:
+        work = copy_example(tmp_path)
+        done = cli("run", "task-compress.json", "--watch", cwd=work)
+        assert done.returncode == 0, done.stderr
+        with tarfile.open(work / "output" / "inputs.tar.gz") as archive:
+            packed = {m.name.removeprefix("./"): archive.extractfile(m).read() for m in archive if m.isfile()}  # type: ignore[union-attr]
+        inputs = {
+            p.relative_to(work / "input").as_posix(): p.read_bytes() for p in (work / "input").rglob("*") if p.is_file()
+        }
+        assert packed == inputs
+        assert "level 9)" in done.stdout  # the task's LEVEL override reached the container
+
+    def test_the_memory_computation_is_printed_and_applied(
+        self, tmp_path: Path, hello_image: str, cli: Cli, engine: DockerEngine, cleanup: list[str]
+    ) -> None:
+        work = copy_example(tmp_path)
+        # 40 MiB of input under the compress template's rule (2 x sum, limit) -> 88 MiB limit, above the static 64Mi.
+        (work / "input" / "big.bin").write_bytes(b"\0" * (40 * 1024 * 1024))
+        done = cli("run", "task-compress.json", cwd=work)
+        assert done.returncode == 0, done.stderr
+        assert "memory computation:" in done.stderr
+        assert "for the limit" in done.stderr
+        record = json.loads(record_of(done, work).read_text())
+        total = sum(p.stat().st_size for p in (work / "input").rglob("*") if p.is_file())
+        assert record["measurements"][0]["measured_bytes"] == total
+        expected_limit = -(-int(total * 2 * 1.1) // 2**20) * 2**20  # 2 x bytes, x1.1, rounded up to a MiB
+        host = engine.inspect_container(record["container_id"])["HostConfig"]
+        assert host["Memory"] == expected_limit
+        assert host["MemoryReservation"] == 16 * 2**20
+        assert record["limits"]["memory"] == f"{expected_limit // 2**20}Mi"
+
+
+class TestContainerBehaviour:
+    def test_writing_to_an_input_fails_inside_the_container(
+        self, tmp_path: Path, busybox_image: str, cli: Cli, cleanup: list[str]
+    ) -> None:
+        (tmp_path / "input").mkdir()
+        (tmp_path / "input" / "data.txt").write_text("original\n")
+        command = [
+            "/bin/sh",
+            "-c",
+            "echo changed > /data/in/data.txt && echo WROTE || echo REFUSED; touch /data/out/ok",
+        ]
+        write_task(tmp_path, inline_task(busybox_image, command))
+        done = cli("run", "task.json", "--watch")
+        assert done.returncode == 0, done.stderr
+        assert "REFUSED" in done.stdout and "WROTE" not in done.stdout
+        assert "Read-only file system" in done.stderr
+        assert (tmp_path / "input" / "data.txt").read_text() == "original\n"
+        assert (tmp_path / "output" / "ok").exists()  # outputs are writable, and were created
+
+    def test_an_oom_kill_of_a_child_is_reported_even_with_exit_code_0(
+        self, tmp_path: Path, busybox_image: str, cli: Cli, cleanup: list[str]
+    ) -> None:
+        (tmp_path / "input").mkdir()
+        # `tail` keeps a whole "line" of /dev/zero in memory: the kernel kills it, the shell goes on and exits 0.
+        command = ["/bin/sh", "-c", "head -c 200m /dev/zero | tail; echo survived"]
+        write_task(tmp_path, inline_task(busybox_image, command, resources={"limits": {"memory": "32Mi"}}))
+        done = cli("run", "task.json", "--watch", "--monitor-memory")
+        assert "survived" in done.stdout  # the main process did finish normally...
+        assert done.returncode == 137, done.stderr  # ...but the run failed for memory
+        assert "OOMKilled" in done.stderr
+        record = record_of(done, tmp_path)
+        status = cli("status", str(record), "--output", "json")
+        assert status.returncode == 0, status.stderr
+        document = json.loads(status.stdout)
+        assert (document["oom_killed"], document["exit_code"], document["phase"]) == (True, 0, "Failed")
+        assert document["peak_memory_bytes"] is not None and document["peak_memory_bytes"] >= 16 * 2**20
+        waited = cli("wait", str(record))
+        assert waited.returncode == 137
+        assert "OOMKilled" in waited.stderr
+
+    def test_the_command_replaces_the_entrypoint_and_env_reaches_it(
+        self, tmp_path: Path, busybox_image: str, cli: Cli, cleanup: list[str]
+    ) -> None:
+        (tmp_path / "input").mkdir()
+        task = inline_task(
+            busybox_image,
+            ["/bin/sh", "-c", 'echo "A=$A B=$B id=$(id -u)"'],
+            template={"env": [{"name": "A", "value": "from-template"}, {"name": "B", "value": "default"}]},
+            env=[{"name": "B", "value": "from-task"}],
+        )
+        write_task(tmp_path, task)
+        done = cli("run", "task.json", "--watch")
+        assert done.returncode == 0, done.stderr
+        assert f"A=from-template B=from-task id={os.getuid()}" in done.stdout
+
+    def test_a_failing_container_passes_its_exit_code_on(
+        self, tmp_path: Path, busybox_image: str, cli: Cli, cleanup: list[str]
+    ) -> None:
+        (tmp_path / "input").mkdir()
+        write_task(tmp_path, inline_task(busybox_image, ["/bin/sh", "-c", "echo failing >&2; exit 7"]))
+        done = cli("run", "task.json", "--watch")
+        assert done.returncode == 7
+        assert "failing" in done.stderr
+        assert "Error, exit code 7" in done.stderr
+
+
+class TestBadTasksCreateNothing:
+    @pytest.mark.parametrize(
+        ("case", "expected"),
+        [
+            ("missing-input", ["task.json:", "inputs[0].volume_source.host_path", "the directory does not exist",
+                               "allowed an existing directory"]),
+            ("not-adjustable", ["task.json:", "env[0]", "ARCHIVE_NAME"]),
+            ("unknown-template", ["task.json:", "taskTemplate", "no template 'compres'", "did you mean 'compress'"]),
+            ("no-spec-file", ["processing-container.json", "task-api-test/runner-busybox:1"]),
+            ("unset-env", ["task.json:", "DATA_DIR"]),
+            ("pvc-binding", ["task.json:", "inputs[0].volume_source", "host directories"]),
+        ],
+    )  # fmt: skip
+    def test_a_clear_error_and_no_container(
+        self,
+        tmp_path: Path,
+        hello_image: str,
+        busybox_image: str,
+        cli: Cli,
+        engine: DockerEngine,
+        case: str,
+        expected: list[str],
+    ) -> None:
+        work = copy_example(tmp_path)
+        task = json.loads((work / "task-compress.json").read_text())
+        if case == "missing-input":
+            task["inputs"][0]["volume_source"]["host_path"] = "no-such-folder"
+        elif case == "not-adjustable":
+            task["env"] = [{"name": "ARCHIVE_NAME", "value": "other.tar.gz"}]
+        elif case == "unknown-template":
+            task["taskTemplate"] = "compres"
+        elif case == "no-spec-file":
+            task["image"] = busybox_image
+        elif case == "unset-env":
+            task["inputs"][0]["volume_source"]["host_path"] = "{{ env.DATA_DIR }}/input"
+        elif case == "pvc-binding":
+            task["inputs"][0]["volume_source"] = {"persistentVolumeClaim": {"claimName": "data"}}
+        write_task(work, task)
+        before = container_ids(engine)
+        env = {"DATA_DIR": ""} if case != "unset-env" else None
+        done = cli("run", "task.json", "--mode", "docker", cwd=work, env=env)
+        after = container_ids(engine)
+        assert done.returncode == 1, (done.stdout, done.stderr)
+        for fragment in expected:
+            assert fragment in done.stderr, (fragment, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert after == before
+        assert not list(work.glob("task_run-*.json"))
+        assert not (work / "output").exists()  # nothing was created for a task that cannot run
+
+    def test_a_missing_task_file(self, tmp_path: Path, cli: Cli, docker_engine: object) -> None:
+        done = cli("run", "nope.json")
+        assert done.returncode == 1
+        assert "nope.json" in done.stderr and "no such task file" in done.stderr
+
+    def test_no_pull_refuses_a_missing_image(self, tmp_path: Path, cli: Cli, engine: DockerEngine) -> None:
+        (tmp_path / "input").mkdir()
+        write_task(tmp_path, inline_task("127.0.0.1:1/not/there:1", ["true"]))
+        before = container_ids(engine)
+        done = cli("run", "task.json", "--no-pull")
+        assert done.returncode == 1
+        assert (
+            "127.0.0.1:1/not/there:1: not in the local Docker engine, and --no-pull forbids pulling it" in done.stderr
+        )
+        assert container_ids(engine) == before
+
+
+class TestInterruptAndManage:
+    def test_ctrl_c_detaches_and_leaves_the_container_running(
+        self, tmp_path: Path, busybox_image: str, engine: DockerEngine, cli: Cli, cleanup: list[str]
+    ) -> None:
+        (tmp_path / "input").mkdir()
+        command = ["/bin/sh", "-c", "echo started; sleep 60; echo finished"]
+        write_task(tmp_path, inline_task(busybox_image, command))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "task_api.cli", "run", "task.json", "--watch"],
+            cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first == "started\n"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 130, stderr
+        assert "detached" in stderr and "Traceback" not in stderr
+        records = list(tmp_path.glob("task_run-*.json"))
+        assert len(records) == 1
+        record = json.loads(records[0].read_text())
+        assert engine.inspect_container(record["container_id"])["State"]["Running"] is True
+        # The record works with every command: status, logs, stop, wait, list, rm.
+        status = cli("status", records[0].name, "--output", "json")
+        assert json.loads(status.stdout)["phase"] == "Running"
+        logs = cli("logs", record["id"])
+        assert logs.stdout == "started\n"
+        listed = cli("list", "--output", "json")
+        assert [r["id"] for r in json.loads(listed.stdout)["runs"]] == [record["id"]]
+        stopped = cli("stop", record["id"], "--time", "1")
+        assert stopped.returncode == 0, stopped.stderr
+        waited = cli("wait", records[0].name)
+        assert waited.returncode == 137  # SIGTERM is ignored by PID 1 `sh`; SIGKILL after 1 s
+        final = json.loads(records[0].read_text())["status"]
+        assert (final["phase"], final["exit_code"], final["oom_killed"]) == ("Failed", 137, False)
+        removed = cli("rm", record["id"])
+        assert removed.returncode == 0, removed.stderr
+        assert not records[0].exists()
+        assert record["container_id"] not in container_ids(engine)
+
+    def test_rm_refuses_a_running_container_without_force(
+        self, tmp_path: Path, busybox_image: str, engine: DockerEngine, cli: Cli, cleanup: list[str]
+    ) -> None:
+        (tmp_path / "input").mkdir()
+        write_task(tmp_path, inline_task(busybox_image, ["/bin/sh", "-c", "sleep 60"]))
+        done = cli("run", "task.json", "--name", f"task-api-test-{os.getpid()}-{time.time_ns()}")
+        assert done.returncode == 0, done.stderr
+        record = record_of(done, tmp_path)
+        refused = cli("rm", record.name)
+        assert refused.returncode == 1
+        assert "still running" in refused.stderr
+        assert record.exists()
+        forced = cli("rm", record.name, "--force", "--keep-record")
+        assert forced.returncode == 0, forced.stderr
+        assert record.exists()
+        gone = cli("status", record.name)
+        assert "removed" in gone.stdout
+
+    def test_kaapana_pickle_records_are_refused_unread(self, tmp_path: Path, cli: Cli, docker_engine: object) -> None:
+        marker = tmp_path / "pwned"
+        import pickle  # noqa: PLC0415 - only this test makes a pickle, on purpose
+
+        class Evil:
+            def __reduce__(self) -> tuple[object, tuple[str]]:
+                return (os.system, (f"touch {marker}",))
+
+        (tmp_path / "task_run-abc.pkl").write_bytes(pickle.dumps(Evil()))
+        done = cli("logs", "task_run-abc.pkl")
+        assert done.returncode == 1
+        assert "pickle" in done.stderr and "docs/compat.md" in done.stderr
+        assert not marker.exists()

@@ -1,0 +1,1 @@
+"""Tests of the deployment manifests (``manifests/``) and of the scripts that deploy them."""

@@ -1,0 +1,130 @@
+"""``hack/deploy-testbed.sh --render`` fills in the test bed's values, builds the pull secret without leaking the
+password, and rejects bad input with a clear message. Runs the real script and kubectl's kustomize; applies nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.unit.manifests.conftest import one
+from tests.unit.manifests.kustomize import ROOT, find_kubectl, render_with_kubectl
+from tests.unit.manifests.test_deployment import operator_container
+
+SCRIPT = ROOT / "hack" / "deploy-testbed.sh"
+PASSWORD = "s3cret-sentinel-4711"
+
+
+@pytest.fixture
+def kubectl() -> str:
+    found = find_kubectl()
+    if found is None:
+        pytest.skip("no kubectl on this machine (hack/build-binaries.sh builds one); the script needs it")
+    return found
+
+
+def run(kubectl: str, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """I/O: the script with an isolated test bed state dir (so no real credentials are read)."""
+    full = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "KUBECTL": kubectl,
+        "TASK_API_STATE": str(tmp_path / "state"),
+        "TASK_API_TESTBED_DIR": str(tmp_path / "state" / "testbed"),
+        **env,
+    }
+    return subprocess.run(
+        [str(SCRIPT), *args], capture_output=True, text=True, env=full, cwd=tmp_path, check=False, timeout=120
+    )
+
+
+def render(kubectl: str, tmp_path: Path, **env: str) -> tuple[list[dict[str, Any]], subprocess.CompletedProcess[str]]:
+    out = tmp_path / "rendered"
+    result = run(
+        kubectl,
+        tmp_path,
+        "--render",
+        str(out),
+        REGISTRY_USER="tester",
+        REGISTRY_PASSWORD=PASSWORD,
+        TESTBED_APISERVER_HOST="192.0.2.7",
+        TESTBED_APISERVER_PORT="16443",
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    return render_with_kubectl(kubectl, out), result
+
+
+class TestRender:
+    def test_api_server_address_replaces_the_placeholders(self, kubectl: str, tmp_path: Path) -> None:
+        objs, _ = render(kubectl, tmp_path)
+        env = {e["name"]: e.get("value") for e in operator_container(objs)["env"]}
+        assert env["KUBERNETES_SERVICE_HOST"] == "192.0.2.7"
+        assert env["KUBERNETES_SERVICE_PORT"] == "16443"
+        assert "TESTBED_APISERVER" not in yaml.safe_dump_all(objs)
+
+    def test_image_is_the_pushed_one_and_measuring_pods_use_it(self, kubectl: str, tmp_path: Path) -> None:
+        objs, _ = render(kubectl, tmp_path)
+        image = operator_container(objs)["image"]
+        # Pinned by digest when Docker knows the pushed image, else the dev tag.
+        assert re.fullmatch(r"127\.0\.0\.1:5000/task-api/operator(:dev|@sha256:[0-9a-f]{64})", image), image
+        assert one(objs, "ConfigMap", "task-api-config")["data"]["TASK_API_MEASURE_IMAGE"] == image
+
+    def test_pull_secret_carries_the_credentials(self, kubectl: str, tmp_path: Path) -> None:
+        objs, _ = render(kubectl, tmp_path)
+        secret = one(objs, "Secret", "task-api-registry")
+        assert secret["type"] == "kubernetes.io/dockerconfigjson"
+        assert secret["metadata"]["namespace"] == "task-api-system"
+        config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+        assert base64.b64decode(config["auths"]["127.0.0.1:5000"]["auth"]).decode() == f"tester:{PASSWORD}"
+
+    def test_the_password_is_never_printed(self, kubectl: str, tmp_path: Path) -> None:
+        _, result = render(kubectl, tmp_path)
+        assert PASSWORD not in result.stdout + result.stderr
+
+    def test_rendered_directory_is_private(self, kubectl: str, tmp_path: Path) -> None:
+        render(kubectl, tmp_path)
+        out = tmp_path / "rendered"
+        assert stat.S_IMODE(out.stat().st_mode) == 0o700
+        assert stat.S_IMODE((out / "dockerconfig.json").stat().st_mode) == 0o600
+
+    def test_credentials_from_the_test_bed_state_dir(self, kubectl: str, tmp_path: Path) -> None:
+        # The layout hack/testbed/up.sh writes.
+        registry = tmp_path / "state" / "testbed" / "registry"
+        registry.mkdir(parents=True)
+        (registry / "username").write_text("fromfile\n")
+        (registry / "password").write_text(PASSWORD)
+        result = run(kubectl, tmp_path, "--render", str(tmp_path / "r"), TESTBED_APISERVER_HOST="192.0.2.7")
+        assert result.returncode == 0, result.stderr
+        secret = one(render_with_kubectl(kubectl, tmp_path / "r"), "Secret", "task-api-registry")
+        auth = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))["auths"]["127.0.0.1:5000"]["auth"]
+        assert base64.b64decode(auth).decode() == f"fromfile:{PASSWORD}"
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("args", "env", "message"),
+        [
+            (["--frobnicate"], {}, "unknown argument '--frobnicate' (allowed: --delete"),
+            (["--render", "x"], {"TESTBED_APISERVER_HOST": "10.0.0.1;rm"}, "API server host '10.0.0.1;rm'"),
+            (["--render", "x"], {"TESTBED_APISERVER_PORT": "70000"}, "API server port '70000'"),
+            (["--render", "x"], {}, "no registry credentials: set REGISTRY_USER and REGISTRY_PASSWORD"),
+        ],
+        ids=["unknown-argument", "bad-host", "bad-port", "no-credentials"],
+    )
+    def test_clear_error(
+        self, kubectl: str, tmp_path: Path, args: list[str], env: dict[str, str], message: str
+    ) -> None:
+        result = run(kubectl, tmp_path, *args, **env)
+        assert result.returncode != 0
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
