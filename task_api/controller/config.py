@@ -38,6 +38,8 @@ class OperatorConfig:
     workers: int = 16
     #: Port of the Prometheus /metrics endpoint; kopf's /healthz listens on the next port.
     metrics_port: int = 8080
+    #: How long a TaskRun waits for a ``fromTaskRun`` upstream that does not exist yet before it fails.
+    upstream_grace_seconds: float = 300.0
     log_level: str = "INFO"
     namespaces: tuple[str, ...] = field(default_factory=tuple)
 
@@ -62,9 +64,12 @@ class OperatorConfig:
             raise ConfigError(f"TASK_API_MAX_MEMORY: {exc}") from None
         try:
             workers = int(env.get("TASK_API_WORKERS", "16"))
+            grace = float(env.get("TASK_API_UPSTREAM_GRACE_SECONDS", "300"))
             port = int(env.get("TASK_API_METRICS_PORT", "8080"))
         except ValueError as exc:
-            raise ConfigError(f"TASK_API_WORKERS/TASK_API_METRICS_PORT: {exc}") from None
+            raise ConfigError(
+                f"TASK_API_WORKERS/TASK_API_METRICS_PORT/TASK_API_UPSTREAM_GRACE_SECONDS: {exc}"
+            ) from None
         return cls(
             allowed_host_path_roots=tuple(r.rstrip("/") for r in roots),
             workspace_claim=env.get("TASK_API_WORKSPACE_CLAIM", "task-api-workspace") or "task-api-workspace",
@@ -74,6 +79,7 @@ class OperatorConfig:
             max_memory_bytes=max_bytes,
             workers=max(1, workers),
             metrics_port=port,
+            upstream_grace_seconds=max(0.0, grace),
             log_level=env.get("TASK_API_LOG_LEVEL", "INFO").upper(),
             namespaces=items("TASK_API_NAMESPACES"),
         )

@@ -175,6 +175,7 @@ class TaskRunReconciler:
                 imageDigest=source.digest or None,
                 memory=_memory_summary(requests, limits, explanation),
                 outputs=[location_of_volume(n, v) for n, v in output_volumes.items()],
+                inputs=[location_of_volume(n, v) for n, v in input_volumes.items()],
             )
         plan = pods.PodPlan(
             owner=_owner(body),
@@ -225,31 +226,57 @@ class TaskRunReconciler:
             raise Halt(R.IMAGE_INSPECTION_FAILED, f"{exc.reason}: {exc.message}") from None
 
     async def _upstream_outputs(self, body: Mapping[str, Any], result: Result) -> dict[str, Any]:
-        """The volumes of ``fromTaskRun`` inputs; waits while an upstream run is unfinished, fails when one failed."""
-        namespace = body["metadata"]["namespace"]
+        """The volumes of ``fromTaskRun`` inputs; waits while an upstream run is unfinished, fails when one failed
+        or was deleted. Once the first attempt is decided, the locations recorded then are used (an upstream
+        deleted later, with its data left on the claim, does not fail a run that already started)."""
+        meta = body["metadata"]
+        namespace = meta["namespace"]
+        status = body.get("status") or {}
+        bindings = [b for b in body["spec"].get("inputs") or [] if b.get("fromTaskRun")]
+        if status.get("attempts"):
+            recorded = {loc["name"]: volume_of_location(loc) for loc in status.get("inputs") or []}
+            return {b["name"]: recorded[b["name"]] for b in bindings if recorded.get(b["name"]) is not None}
+        seen = {u["name"]: u["uid"] for u in status.get("upstreams") or []}
+        newly_seen: dict[str, str] = {}
         volumes: dict[str, Any] = {}
         waiting: list[str] = []
-        for binding in body["spec"].get("inputs") or []:
-            ref = binding.get("fromTaskRun")
-            if not ref:
-                continue
+        for binding in bindings:
+            ref = binding["fromTaskRun"]
+            name = ref["name"]
             try:
-                upstream = await self.kube.get(taskrun_path(namespace, ref["name"]))
+                upstream = await self.kube.get(taskrun_path(namespace, name))
             except NotFound:
-                waiting.append(f"{ref['name']} (not found yet)")
-                result.waiting_on.append((namespace, ref["name"]))
+                upstream = None
+            uid = (upstream or {}).get("metadata", {}).get("uid")
+            if name in seen and seen[name] != uid:
+                raise Halt(
+                    R.UPSTREAM_FAILED,
+                    f"upstream TaskRun {name!r} was deleted while this run waited for it; "
+                    f"input {binding['name']!r} cannot be read",
+                )
+            if upstream is None:
+                age = (self.clock() - parse_rfc3339(meta["creationTimestamp"])).total_seconds()
+                if age > self.config.upstream_grace_seconds:
+                    raise Halt(
+                        R.UPSTREAM_FAILED,
+                        f"upstream TaskRun {name!r} does not exist (waited {int(age)} s for it to be created)",
+                    )
+                waiting.append(f"{name} (not created yet)")
+                result.waiting_on.append((namespace, name))
                 continue
+            if name not in seen:
+                newly_seen[name] = uid
             ustatus = upstream.get("status") or {}
             if has_failed(ustatus):
                 cond = succeeded_condition(ustatus) or {}
                 raise Halt(
                     R.UPSTREAM_FAILED,
-                    f"upstream TaskRun {ref['name']!r} failed ({cond.get('reason')}); input {binding['name']!r} "
-                    "cannot be read",
+                    f"upstream TaskRun {name!r} failed ({cond.get('reason')}); "
+                    f"input {binding['name']!r} cannot be read",
                 )
             if not is_finished(ustatus):
-                waiting.append(ref["name"])
-                result.waiting_on.append((namespace, ref["name"]))
+                waiting.append(name)
+                result.waiting_on.append((namespace, name))
                 continue
             location = next((o for o in ustatus.get("outputs") or [] if o.get("name") == ref["output"]), None)
             volume = volume_of_location(location) if location else None
@@ -257,17 +284,21 @@ class TaskRunReconciler:
                 have = ", ".join(o.get("name", "?") for o in ustatus.get("outputs") or []) or "none"
                 raise Halt(
                     R.INVALID_SPEC,
-                    f"spec.inputs[{binding['name']}].fromTaskRun: TaskRun {ref['name']!r} has no output "
+                    f"spec.inputs[{binding['name']}].fromTaskRun: TaskRun {name!r} has no output "
                     f"{ref['output']!r} (it has: {have})",
                 )
             volumes[binding["name"]] = volume
+        upstreams = [{"name": n, "uid": u} for n, u in {**seen, **newly_seen}.items()]
         if waiting:
             # Upstream status changes wake this run up (see the work loop); the poll is a safety net.
             raise Halt(
                 R.WAITING_FOR_UPSTREAM,
                 "waiting for upstream TaskRuns: " + ", ".join(waiting),
-                requeue_after=30,
+                requeue_after=min(30.0, self.config.upstream_grace_seconds),
+                fields={"upstreams": upstreams} if newly_seen else None,
             )
+        if newly_seen:
+            await self._patch_status(body, {"upstreams": upstreams})
         return volumes
 
     def _validate(

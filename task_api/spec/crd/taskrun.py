@@ -259,6 +259,13 @@ class OutputLocation(CrdModel):
     host_path: str | None = Field(default=None, description="Node directory holding the data.")
 
 
+class UpstreamRef(CrdModel):
+    """An upstream TaskRun this run has seen (a later one with another uid means the original was deleted)."""
+
+    name: str = Field(description="Upstream TaskRun name.")
+    uid: str = Field(description="Its uid when first seen.")
+
+
 class MemorySummary(CrdModel):
     """The memory the pod was given, and why."""
 
@@ -287,6 +294,10 @@ class TaskRunStatus(CrdModel):
     measurements: list[ChannelMeasurement] = Field(default_factory=list, description="Measured input sizes.")
     memory: MemorySummary | None = Field(default=None, description="The memory given to the pod.")
     outputs: list[OutputLocation] = Field(default_factory=list, description="Where each output channel was written.")
+    inputs: list[OutputLocation] = Field(
+        default_factory=list, description="Where each input channel was read from (decided before the first pod)."
+    )
+    upstreams: list[UpstreamRef] = Field(default_factory=list, description="fromTaskRun upstreams seen so far.")
     pod_deleted_at: str | None = Field(default=None, description="When the finished pod was removed (TTL).")
 
 
