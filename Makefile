@@ -24,6 +24,18 @@ $(VENV)/.installed: pyproject.toml
 .PHONY: install
 install: deps $(VENV)/.installed  ## Install packages and the venv.
 
+# Airflow 3 pins many packages, so it gets a venv of its own; the airflow tests run DAGs with its python.
+AIRFLOW_VENV ?= .venv-airflow
+
+$(AIRFLOW_VENV)/.installed: pyproject.toml
+	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install -q --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install -q -e '.[airflow]'
+	@touch $@
+
+.PHONY: airflow-venv
+airflow-venv: $(AIRFLOW_VENV)/.installed  ## The Airflow 3 venv (.venv-airflow) with task-api[airflow].
+
 .PHONY: lint
 lint: $(VENV)/.installed  ## ruff and the import layers.
 	$(VENV)/bin/ruff check task_api tests bench examples
@@ -84,6 +96,14 @@ testbed-status:  ## Show the test bed's components; exit status 0 only when all 
 bench-inspect: install docker-up  ## Inspect a 1 GiB image's processing-container.json vs. docker pull of it.
 	$(PY) bench/inspect_vs_pull.py
 
+.PHONY: bench-scan
+bench-scan: install  ## Input-size scan vs. du -sb on 200k files (tree cached under ~/.cache/task-api/bench).
+	$(PY) bench/scan_vs_du.py
+
+.PHONY: bench-run
+bench-run: install docker-up  ## task-api run --watch vs. the equivalent docker run (examples/01-hello-world).
+	$(PY) bench/run_overhead.py
+
 .PHONY: unit
 unit: $(VENV)/.installed  ## Pure tests only: no Docker, no registry, no cluster.
 	$(VENV)/bin/pytest -m 'not docker and not registry and not cluster and not airflow' -q
@@ -103,5 +123,5 @@ bench-operator: install testbed-up deploy-testbed  ## P1-P3: burst vs direct pod
 	$(PY) -m bench.operator_memory 2000 250
 
 .PHONY: test
-test: install lint typecheck docker-up testbed-up  ## The whole suite (brings the test bed up).
+test: install airflow-venv lint typecheck docker-up testbed-up  ## The whole suite (brings the test bed up).
 	$(VENV)/bin/pytest -q

@@ -10,8 +10,8 @@ Workloads (``examples/01-hello-world``, built locally from its Dockerfile):
 
 * ``checksum, 3 small files`` — the example as it is: the container's work takes milliseconds, so this shows
   task-api's fixed cost (Python start-up, reading and validating the task, measuring, the record);
-* ``compress, 64 MiB input`` — the compress template on a generated 64 MiB input (cached under
-  ``~/.cache/task-api/bench/``): a container doing real work.
+* ``compress, 64 MiB input`` and ``256 MiB input`` — the compress template on generated, compressible
+  input (cached under ``~/.cache/task-api/bench/``): containers doing real work for seconds.
 
 Goal: task-api <= 1.2 x docker run in wall time.
 
@@ -146,6 +146,10 @@ def main() -> int:
     workloads = [
         ("checksum, 3 small files", prepare_workdir("checksum", task_file="task.json", input_bytes=0)),
         ("compress, 64 MiB input", prepare_workdir("compress", task_file="task-compress.json", input_bytes=64 << 20)),
+        (
+            "compress, 256 MiB input",
+            prepare_workdir("compress-256", task_file="task-compress.json", input_bytes=256 << 20),
+        ),
     ]
     print(f"{args.repeat} runs each, alternating, medians of wall time")
     results = []

@@ -12,6 +12,18 @@ etcd_out=$cache/etcd/$ETCD_VERSION
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 
 log() { printf '[build] %s\n' "$*" >&2; }
+die() { printf '[build] error: %s\n' "$*" >&2; exit 1; }
+
+# k8s.io/kubernetes v1.34 needs Go >= 1.24 (its go.mod says "go 1.24.0"; tool lines need 1.24 too).
+# GOTOOLCHAIN=local: never download a toolchain, use the one installed.
+check_go() {
+  command -v go >/dev/null || die "go not found in PATH; Go >= 1.24 is needed to build the test bed's binaries"
+  local v minor
+  v=$(go env GOVERSION)
+  minor=${v#go1.}; minor=${minor%%.*}
+  [[ $v == go1.* && $minor =~ ^[0-9]+$ && $minor -ge 24 ]] ||
+    die "$(command -v go) is $v; Go >= 1.24 is needed to build Kubernetes $KUBE_VERSION"
+}
 
 kube_bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
 
@@ -19,7 +31,8 @@ build_kube() {
   local complete=1 b
   for b in "${kube_bins[@]}"; do [ -x "$kube_out/$b" ] || complete=0; done
   if [ $complete = 1 ]; then log "kubernetes $KUBE_VERSION cached in $kube_out"; return; fi
-  log "building kubernetes $KUBE_VERSION (cold build: tens of minutes on 2 cores)"
+  check_go
+  log "building kubernetes $KUBE_VERSION (about 4 minutes on 2 cores with an empty Go build cache)"
   local start=$SECONDS minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
   local ld="" pkg
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -38,6 +51,7 @@ build_kube() {
 
 build_etcd() {
   if [ -x "$etcd_out/etcd" ]; then log "etcd $ETCD_VERSION cached in $etcd_out"; return; fi
+  check_go
   log "building etcd $ETCD_VERSION"
   local start=$SECONDS tmp=$etcd_out.tmp.$$
   mkdir -p "$tmp"

@@ -140,6 +140,15 @@ case $mode in
     log "applying manifests/overlays/testbed (API server $api_host:$api_port, image from $REGISTRY_ADDR)"
     # CRDs and the namespace first, so the rest never races their creation.
     "$kubectl" kustomize "$work/k" >"$work/all.yaml"
+    # The pod shares this host's network (the test bed's only node): a port already taken here would only show
+    # up later as a crash loop, so say so now. Our own running operator holding it is fine (it gets replaced).
+    port=$(sed -n 's/^ *TASK_API_METRICS_PORT: "\{0,1\}\([0-9]*\)"\{0,1\}$/\1/p' "$work/all.yaml" | head -n1)
+    if [ -n "$port" ] && ! k -n "$namespace" get deployment task-api-operator >/dev/null 2>&1 &&
+       [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then
+      echo "[deploy] error: port $port (TASK_API_METRICS_PORT of manifests/overlays/testbed) is already in use on this host:" >&2
+      ss -Hltnp "sport = :$port" >&2 || true
+      exit 1
+    fi
     k apply --server-side --force-conflicts -f "$work/all.yaml" >/dev/null
     k wait --for=condition=Established --timeout=60s crd/taskruns.task-api.io crd/processingcontainers.task-api.io >/dev/null
     if ! k -n "$namespace" rollout status deployment/task-api-operator --timeout="${DEPLOY_TIMEOUT:-180s}" >&2 ||

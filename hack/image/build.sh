@@ -63,8 +63,8 @@ log "docker build $image (base $base)"
   "$context" >/dev/null
 
 # Smoke check: the packages import (with the entrypoint overridden) and the default user is not root.
-"$docker" run --rm --network none --entrypoint python "$image" -c 'import task_api, kopf, kubernetes' || {
-  echo "[image] error: $image cannot import task_api, kopf, kubernetes" >&2; exit 1; }
+"$docker" run --rm --network none --entrypoint python "$image" -c 'import task_api.controller.app, task_api.measure.measuring' || {
+  echo "[image] error: $image cannot import the operator and the measuring module" >&2; exit 1; }
 uid=$("$docker" run --rm --network none --entrypoint id "$image" -u)
 [ "$uid" = 65532 ] || { echo "[image] error: $image runs as uid $uid, want 65532" >&2; exit 1; }
 size=$("$docker" image inspect -f '{{.Size}}' "$image")

@@ -26,6 +26,8 @@ for arg in "$@"; do
 done
 require_root
 say() { [ $quiet = 1 ] || log "$@"; }
+[ -d "$TESTBED_DIR" ] || { say "nothing to do: $TESTBED_DIR does not exist"; exit 0; }
+take_lock
 
 stop_component() {
   local name=$1 grace=$2 pid
@@ -35,7 +37,6 @@ stop_component() {
   fi
   rm -f "$RUN/$name.pid"
 }
-
 
 # Pod processes: everything in the kubepods cgroups. Loop because a dying process may have forked.
 kill_pods() {
@@ -81,7 +82,7 @@ remove_shim_sockets() {
 }
 
 unmount_all() {
-  local m i
+  local m i left
   for i in 1 2 3; do
     # Deepest first; mountinfo escapes spaces as \040, which our paths never contain.
     mapfile -t mounts < <(awk -v root="$TESTBED_DIR/" 'index($5, root) == 1 {print $5}' /proc/self/mountinfo |
@@ -90,21 +91,21 @@ unmount_all() {
     [ $i = 1 ] && say "unmounting ${#mounts[@]} mount(s) under $TESTBED_DIR"
     for m in "${mounts[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
   done
-  mounts=$(awk -v root="$TESTBED_DIR/" 'index($5, root) == 1 {print $5}' /proc/self/mountinfo)
-  [ -z "$mounts" ] || log "warning: still mounted: $mounts"
+  left=$(awk -v root="$TESTBED_DIR/" 'index($5, root) == 1 {print $5}' /proc/self/mountinfo)
+  [ -z "$left" ] || log "warning: still mounted: $left"
 }
 
 # iptables: first every rule (filter and nat, any chain) that names our pod range, our CNI network or our
 # guard; then, repeatedly, every CNI-* chain left empty together with the jumps to it. A CNI-* chain
 # that still holds someone else's rules is kept.
 clean_iptables() {
-  local table rule chain pass prefix=${POD_CIDR%.*/*}.
+  local table rule chain prefix=${POD_CIDR%.*/*}.
   for table in filter nat; do
     iptables -w -t "$table" -S 2>/dev/null | grep '^-A' |
       grep -F -e " $prefix" -e "$CNI_NETWORK" | while read -r rule; do
         eval "iptables -w -t $table ${rule/-A/-D}" 2>/dev/null
       done
-    for pass in 1 2 3; do
+    for _ in 1 2 3; do
       for chain in $(iptables -w -t "$table" -S 2>/dev/null | awk '/^-N CNI-/ {print $2}'); do
         iptables -w -t "$table" -S "$chain" | grep -q '^-A' && continue
         iptables -w -t "$table" -S | grep '^-A' | grep -- "-j $chain\$" | while read -r rule; do
@@ -122,8 +123,6 @@ restore_sysctls() {
   while read -r line; do sysctl -qw "$line" >/dev/null; done <"$TESTBED_DIR/sysctl.orig"
   rm -f "$TESTBED_DIR/sysctl.orig"
 }
-
-[ -d "$TESTBED_DIR" ] || { say "nothing to do: $TESTBED_DIR does not exist"; exit 0; }
 
 # 1. The kubelet first, so that it does not restart what we stop next; then the pods and their shims.
 stop_component kubelet 10
@@ -177,6 +176,10 @@ fi
 rm -f "$TESTBED_DIR/host-paths"
 if [ $purge = 1 ]; then
   "$DOCKER" logout "$REGISTRY_ADDR" >/dev/null 2>&1
+  # The pause image was built with the Docker engine only to be saved for containerd.
+  for ref in $("$DOCKER" images --format '{{.Repository}}:{{.Tag}}' localhost/task-api/pause 2>/dev/null); do
+    "$DOCKER" rmi "$ref" >/dev/null 2>&1
+  done
   rm -rf "${TESTBED_DIR:?}"
   say "purged $TESTBED_DIR"
 fi

@@ -11,6 +11,21 @@ testbed_hack=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=../versions.env
 source "$testbed_hack/versions.env"
 
+# A profile (hack/testbed/profiles/<name>.env) sets everything a second test bed on the same machine
+# must not share with the first one.
+if [ -n "${TESTBED_PROFILE:-}" ]; then
+  profile=$testbed_hack/testbed/profiles/$TESTBED_PROFILE.env
+  if [ ! -f "$profile" ]; then
+    printf '[testbed] error: TESTBED_PROFILE=%s: no such profile (allowed: %s)\n' "$TESTBED_PROFILE" \
+      "$(cd "$testbed_hack/testbed/profiles" && ls -- *.env | sed 's/\.env$//' | tr '\n' ' ')" >&2
+    exit 2
+  fi
+  set -a
+  # shellcheck disable=SC1090
+  source "$profile"
+  set +a
+fi
+
 TESTBED_DIR=${TASK_API_TESTBED_DIR:-${TASK_API_STATE:-/var/lib/task-api}/testbed}
 TESTBED_CACHE=${TASK_API_CACHE:-$HOME/.cache/task-api}
 KUBE_BIN=$TESTBED_CACHE/kubernetes/$KUBE_VERSION
@@ -58,7 +73,10 @@ DOCKER=/usr/bin/docker
 # Daemons in start order; down.sh stops them in reverse.
 COMPONENTS=(registry etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet)
 
-log() { printf '[testbed] %s\n' "$*" >&2; }
+testbed_t0=$EPOCHREALTIME
+# Seconds since the script started, with milliseconds.
+elapsed() { awk -v a="$testbed_t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}'; }
+log() { printf '[testbed %5ss] %s\n' "$(elapsed)" "$*" >&2; }
 die() { printf '[testbed] error: %s\n' "$*" >&2; exit 1; }
 
 require_root() {
@@ -111,7 +129,8 @@ start_daemon() {
   mkdir -p "$RUN" "$LOG"
   # Without job control a background child is not a process-group leader, so setsid execs in place,
   # env execs too, and $! is the daemon's own PID.
-  setsid env -C "${DAEMON_CWD:-/}" "${DAEMON_ENV[@]}" "$@" >>"$LOG/$name.log" 2>&1 </dev/null &
+  # fd 9 is the test bed lock (take_lock): a daemon must not keep holding it.
+  setsid env -C "${DAEMON_CWD:-/}" "${DAEMON_ENV[@]}" "$@" >>"$LOG/$name.log" 2>&1 </dev/null 9>&- &
   echo "$! $bin" >"$RUN/$name.pid"
 }
 DAEMON_ENV=()
@@ -127,6 +146,32 @@ stop_pid() {
     sleep 0.1
   done
   kill -KILL "$pid" 2>/dev/null || true
+}
+
+# up.sh and down.sh hold an exclusive lock on $TESTBED_DIR/.lock (fd 9) while they work, so that two
+# pytest sessions starting at once do not both rebuild the bed: the second waits, then finds it healthy.
+# A nested call (up.sh running down.sh) inherits the lock through TESTBED_LOCKED.
+take_lock() {
+  [ "${TESTBED_LOCKED:-}" = "$TESTBED_DIR" ] && return 0
+  mkdir -p "$TESTBED_DIR"
+  exec 9>"$TESTBED_DIR/.lock"
+  if ! flock -n 9; then
+    log "waiting for another up.sh/down.sh on $TESTBED_DIR to finish"
+    flock -w 900 9 || die "another up.sh/down.sh has held $TESTBED_DIR/.lock for 15 minutes"
+  fi
+  export TESTBED_LOCKED=$TESTBED_DIR
+}
+
+# A fingerprint of everything that shapes a running bed: the scripts, pins, manifests, pause sources and
+# the resolved settings. up.sh restarts a healthy bed whose fingerprint differs (the scripts changed).
+fingerprint() {
+  {
+    cat "$testbed_hack/versions.env" "$testbed_hack/testbed/lib.sh" "$testbed_hack/testbed/up.sh" \
+      "$testbed_hack/testbed/pki.sh" "$testbed_hack/testbed/manifests/"* "$testbed_hack/pause/"*
+    echo "$TESTBED_DIR $NODE_NAME $NODE_IFACE $NODE_IP $POD_CIDR $CNI_BRIDGE $CNI_NETWORK $SERVICE_CIDR"
+    echo "$KUBERNETES_SERVICE_IP $APISERVER_PORT $ETCD_PORT $ETCD_PEER_PORT $REGISTRY_ADDR $KUBELET_PORT"
+    echo "$KUBELET_HEALTHZ_PORT $CONTROLLER_MANAGER_PORT $SCHEDULER_PORT $CGROUP_ROOT $KUBE_BIN $ETCD_BIN"
+  } | sha256sum | cut -c1-16
 }
 
 # Polls a command until it succeeds; prints a tail of the component's log when it never does.
@@ -163,6 +208,10 @@ probe_kube-apiserver() {
 probe_kube-controller-manager() { curl -sfk "https://127.0.0.1:$CONTROLLER_MANAGER_PORT/healthz"; }
 probe_kube-scheduler() { curl -sfk "https://127.0.0.1:$SCHEDULER_PORT/healthz"; }
 probe_kubelet() { curl -sf "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz"; }
+
+probe_node_untainted() {
+  [ -z "$(kubectl_admin get node "$NODE_NAME" -o 'jsonpath={.spec.taints}' 2>/dev/null)" ]
+}
 
 # Every kubepods cgroup directory of our kubelet, deepest first (cgroup v1: one tree per hierarchy).
 kubepods_cgroups() {

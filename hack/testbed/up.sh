@@ -26,6 +26,10 @@ validate_settings
 
 healthy() {
   local c
+  if [ "$(cat "$RUN/fingerprint" 2>/dev/null)" != "$(fingerprint)" ]; then
+    [ -f "$RUN/fingerprint" ] && log "the scripts or settings changed since this bed started: restarting it"
+    return 1
+  fi
   for c in "${COMPONENTS[@]}"; do
     live_pid "$c" >/dev/null && "probe_$c" >/dev/null 2>&1 || return 1
   done
@@ -58,7 +62,9 @@ EOF
 }
 
 "$testbed_hack/install-deps.sh"
-"$testbed_hack/docker-up.sh"
+# docker-up.sh may start dockerd, which must not inherit the lock (fd 9), hence the order and the 9>&-.
+"$testbed_hack/docker-up.sh" 9>&-
+take_lock
 "$testbed_hack/build-binaries.sh" >/dev/null
 
 if [ $fresh = 0 ] && healthy; then
@@ -66,7 +72,6 @@ if [ $fresh = 0 ] && healthy; then
   log "already up (node $NODE_NAME Ready); KUBECONFIG=$KUBECONFIG_ADMIN"
   exit 0
 fi
-started=$SECONDS
 # Anything left from an earlier run (clean or SIGKILLed) goes first; a partial bed is never patched up.
 "$here/down.sh" --quiet
 mkdir -p "$RUN" "$LOG" "$PV_DIR"
@@ -88,7 +93,7 @@ registry_setup() {
   cat >"$dir/config.yml" <<EOF
 version: 0.1
 log:
-  level: info
+  level: warn
   formatter: text
   accesslog:
     disabled: true
@@ -193,6 +198,10 @@ net_up() {
   iptables -w -N CNI-ADMIN 2>/dev/null || true
   iptables -w -A CNI-ADMIN -s "$POD_CIDR" ! -d "$POD_CIDR" -m comment --comment "$GUARD_COMMENT" \
     -j REJECT --reject-with icmp-net-prohibited
+  # The API server and kubelet listen on the node address: only this host and our pods may reach it, even
+  # if another machine routed packets for it here.
+  iptables -w -I INPUT -d "$NODE_IP/32" ! -s "$POD_CIDR" -m addrtype ! --src-type LOCAL \
+    -m comment --comment "$GUARD_COMMENT" -j DROP
 }
 
 # kubelet sets these kernel tunables (protectKernelDefaults: false); down.sh restores the saved values.
@@ -318,7 +327,7 @@ start_daemon kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
   --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
   --use-service-account-credentials --controllers '*,bootstrapsigner,tokencleaner' \
   --service-cluster-ip-range "$SERVICE_CIDR" --cluster-name task-api-testbed --profiling=false \
-  --pvclaimbinder-sync-period 5s
+  --pvclaimbinder-sync-period 5s --node-monitor-period 2s
 start_daemon kube-scheduler "$KUBE_BIN/kube-scheduler" \
   --kubeconfig "$conf/kube-scheduler.kubeconfig" \
   --authentication-kubeconfig "$conf/kube-scheduler.kubeconfig" \
@@ -337,6 +346,14 @@ kubectl_admin apply -f "$here/manifests/" >/dev/null
 wait_for kube-controller-manager 60 kube-controller-manager probe_kube-controller-manager
 wait_for kube-scheduler 60 kube-scheduler probe_kube-scheduler
 wait_for "node $NODE_NAME Ready" 90 kubelet probe_node_ready
+log "node $NODE_NAME Ready"
+ready_seconds=$(elapsed)
+# Usable means pods can be scheduled and admitted: the node lifecycle controller has lifted the
+# not-ready taint, and the service-account controller has made "default" (tests' namespaces wait for
+# their own in tests/fixtures/testbed.py).
+wait_for "the not-ready taint to be lifted" 60 kube-controller-manager probe_node_untainted
+log "node untainted"
+wait_for "ServiceAccount default/default" 60 kube-controller-manager kubectl_admin get serviceaccount default
 
 # The Docker engine pushes to the registry (people and `make demo` use the default Docker config; the
 # pytest fixtures log in with a private one). The password goes through stdin, never a command line.
@@ -345,6 +362,8 @@ wait_for "node $NODE_NAME Ready" 90 kubelet probe_node_ready
 
 describe
 
-echo "$((SECONDS - started))" >"$TESTBED_DIR/.up-seconds"
-log "up in $((SECONDS - started)) s: node $NODE_NAME Ready, registry $REGISTRY_ADDR"
+usable_seconds=$(elapsed)
+printf 'ready=%s usable=%s\n' "$ready_seconds" "$usable_seconds" >"$TESTBED_DIR/.up-seconds"
+log "up: node $NODE_NAME Ready after $ready_seconds s, usable after $usable_seconds s; registry $REGISTRY_ADDR"
+fingerprint >"$RUN/fingerprint"
 log "use it with: eval \"\$(hack/testbed/env.sh)\""

@@ -1,1 +1,42 @@
-"""task_api.airflow."""
+"""Airflow front end: run processing containers' task templates from DAGs as TaskRuns (``task-api[airflow]``).
+
+Public surface::
+
+    TaskRunOperator(task_id=..., image=..., task_template=..., iochannel_maps=[IOMapping(...)], ...)
+    IOMapping(upstream_operator, upstream_output_channel, input_channel)
+    TaskRunTrigger                       # what a deferrable TaskRunOperator waits on
+    TaskRunFailed / TaskRunFailedFinal   # how a TaskRun that did not succeed fails the Airflow task
+
+The guide's spelling ``from task_api_operator.KaapanaTaskOperator import KaapanaTaskOperator, IOMapping`` works
+too (the ``task_api_operator`` compatibility package). Pure helpers (names, argument aliases, the TaskRun body)
+live in :mod:`task_api.airflow.naming` and :mod:`task_api.airflow.build` and import no Airflow; the names below
+are loaded on first use, so ``import task_api.airflow.build`` works without Airflow installed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from task_api.airflow.build import IOMapping
+
+if TYPE_CHECKING:
+    from task_api.airflow.operators import TaskRunFailed, TaskRunFailedFinal, TaskRunOperator
+    from task_api.airflow.triggers import TaskRunTrigger
+
+__all__ = ["IOMapping", "TaskRunFailed", "TaskRunFailedFinal", "TaskRunOperator", "TaskRunTrigger"]
+
+_LAZY = {
+    "TaskRunOperator": "task_api.airflow.operators",
+    "TaskRunFailed": "task_api.airflow.operators",
+    "TaskRunFailedFinal": "task_api.airflow.operators",
+    "TaskRunTrigger": "task_api.airflow.triggers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Airflow is imported only when an operator or trigger is asked for.
+    if name in _LAZY:
+        import importlib  # noqa: PLC0415
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'task_api.airflow' has no attribute {name!r}")

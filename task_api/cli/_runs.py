@@ -122,8 +122,7 @@ class PullDisplay:
     when a layer finishes and when the pull ends, so logs stay short.
     """
 
-    def __init__(self, reference: str, stream: TextIO | None = None) -> None:
-        self.reference = reference
+    def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.layers: dict[str, str] = {}
@@ -154,7 +153,7 @@ class PullDisplay:
             self._line(f"  {status}")
             return
         if self.tty:
-            text = f"\r  pulling {self.reference}: {self._summary()}"
+            text = f"\r  {self._summary()}"
             self.stream.write(text + " " * max(0, len(self._last) - len(text)))
             self.stream.flush()
             self._last = text

@@ -7,6 +7,7 @@ stands. Records that cannot be read are listed with the reason. ``--output json`
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
             else:
                 items.append(status_document(item.record, item.status, item.path))
         dump_json({"runs": items})
+        return 0
+    if not listings:
+        print(f"no run records (task_run-*.json) in {record_dir(args)}", file=sys.stderr)
         return 0
     rows = [("ID", "TASK", "TEMPLATE", "STATE", "EXIT", "OOM", "DURATION", "RECORD")]
     for item in listings:

@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "stop": "task_api.cli.stop",
     "list": "task_api.cli.list",
     "rm": "task_api.cli.rm",
+    "legacy": "task_api.cli.legacy",
 }
 
 

@@ -13,7 +13,8 @@ container's output until it stops and exits with the container's code (137 for a
 it with what the scale rules computed.
 
 Exit codes: 0 started (or, when watching, the container succeeded); the container's code when watching;
-1 the task is invalid or cannot run (nothing was created); 2 usage errors; 130 detached with Ctrl-C.
+1 the task is invalid or cannot run (nothing was created); 2 usage errors or no task file; 130 detached
+with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from task_api.cli._runs import PullDisplay, add_engine_argument, write_chunk
+
+if TYPE_CHECKING:
+    from task_api.runner.engine import DockerEngine
+    from task_api.runner.record import RunRecord
 
 __all__ = ["add_parser", "run"]
 
@@ -64,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not args.task.is_file():
+        what = "is not a file" if args.task.exists() else "no such task file"
+        print(f"task-api run: {args.task}: {what}", file=sys.stderr)
+        return 2
     from task_api.runner.engine import DockerEngine
     from task_api.runner.local import RunOptions, default_user, prepare, start
 
@@ -79,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             engine=engine,
             options=options,
             report=report,
-            on_pull=PullDisplay(str(args.task)),
+            on_pull=PullDisplay(),
             docker_host=engine.docker_host,
         )
         record, path = start(prepared, engine=engine, options=options, docker_host=engine.docker_host)
@@ -92,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
         return _follow(engine, record, path, watch=args.watch, monitor=args.monitor_memory)
 
 
-def _follow(engine: Any, record: Any, path: Path, *, watch: bool, monitor: bool) -> int:
+def _follow(engine: DockerEngine, record: RunRecord, path: Path, *, watch: bool, monitor: bool) -> int:
+    """Stream the output and/or sample memory until the container stops; report how it ended (I/O)."""
+    from task_api.runner.errors import RecordError
     from task_api.runner.memory import PeakSampler, advise, checks_from_record
     from task_api.runner.runs import current_status, save_status, stream_logs
     from task_api.runner.status import exit_code_for, format_duration
@@ -113,7 +124,10 @@ def _follow(engine: Any, record: Any, path: Path, *, watch: bool, monitor: bool)
         return EXIT_DETACHED
     peak = sampler.stop() if sampler is not None else None
     status = current_status(engine, record, peak_memory=peak)
-    save_status(path, record, status)
+    try:
+        save_status(path, record, status)
+    except RecordError as exc:  # the outcome still counts; only its copy in the record is missing
+        print(f"task-api run: warning: {exc}", file=sys.stderr)
     outcome = f"{status.reason.value}, exit code {status.exit_code}"
     if status.oom_killed:
         outcome += ", OOMKilled"
@@ -132,7 +146,7 @@ def _follow(engine: Any, record: Any, path: Path, *, watch: bool, monitor: bool)
     return exit_code_for(status)
 
 
-def _limit_bytes(record: Any) -> int | None:
+def _limit_bytes(record: RunRecord) -> int | None:
     from task_api.spec.quantity import parse_quantity
 
     text = record.limits.get("memory")

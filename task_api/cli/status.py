@@ -12,6 +12,7 @@ Exit codes: 0 (whatever the run's state; use ``wait`` for the run's code), 1 whe
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from task_api.cli._runs import add_run_argument, dump_json, print_status, record_dir, status_document
@@ -29,12 +30,16 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from task_api.cli._runs import engine_from
+    from task_api.runner.errors import RecordError
     from task_api.runner.runs import current_status, load_run, save_status
 
     path, record = load_run(args.run, record_dir(args))
     with engine_from(args, record) as engine:
         status = current_status(engine, record)
-    save_status(path, record, status)
+    try:
+        save_status(path, record, status)
+    except RecordError as exc:  # a read-only record still has a status to show
+        print(f"task-api status: warning: {exc}", file=sys.stderr)
     if args.output == "json":
         dump_json(status_document(record, status, path))
     else:

@@ -1,11 +1,13 @@
 """Assemble and run the operator (I/O): configuration, API client, reconcilers, kopf, and the HTTP endpoint
-serving ``/metrics`` (Prometheus) and ``/healthz`` (liveness: kopf's watchers and our workers are running)."""
+serving ``/metrics`` (Prometheus), ``/healthz`` (liveness: kopf's watchers and our workers are running) and
+``/readyz`` (readiness: also, the API server answered within the last 20 s)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import time
 from contextlib import suppress
 
 import kopf
@@ -19,7 +21,7 @@ from task_api.controller.processing_containers import ProcessingContainerReconci
 from task_api.controller.runtime import Runtime
 from task_api.controller.taskruns import TaskRunReconciler
 from task_api.controller.templates import TemplateResolver
-from task_api.kube import ClusterAccess, KubeClient
+from task_api.kube import ClusterAccess, KubeApiError, KubeClient
 from task_api.kube.events import EventRecorder
 
 log = logging.getLogger("task_api.controller")
@@ -37,7 +39,35 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.batching.batch_window = 0.05
 
 
-async def _serve_http(runtime: Runtime, metrics: Metrics, ready: asyncio.Event, port: int) -> web.AppRunner:
+class ApiProbe:
+    """I/O: asks the API server for /version every few seconds; ``/readyz`` is OK only while that works, so a
+    pod that cannot reach its API server is never reported ready (liveness does not depend on it: restarting the
+    operator would not bring the API server back)."""
+
+    def __init__(self, kube: KubeClient, *, interval: float = 5.0, stale_after: float = 20.0) -> None:
+        self._kube = kube
+        self._interval = interval
+        self._stale_after = stale_after
+        self.last_ok = -1e9
+        self.last_error = "not probed yet"
+
+    @property
+    def ok(self) -> bool:
+        return time.monotonic() - self.last_ok < self._stale_after
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._kube.get("/version")
+                self.last_ok = time.monotonic()
+            except KubeApiError as exc:
+                self.last_error = str(exc)
+            await asyncio.sleep(self._interval)
+
+
+async def _serve_http(
+    runtime: Runtime, metrics: Metrics, ready: asyncio.Event, probe: ApiProbe, port: int
+) -> web.AppRunner:
     async def metrics_view(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -45,9 +75,17 @@ async def _serve_http(runtime: Runtime, metrics: Metrics, ready: asyncio.Event, 
         ok = runtime.alive and ready.is_set()
         return web.Response(status=200 if ok else 503, text="ok\n" if ok else "starting\n")
 
+    async def readyz(_: web.Request) -> web.Response:
+        if not (runtime.alive and ready.is_set()):
+            return web.Response(status=503, text="starting\n")
+        if not probe.ok:
+            return web.Response(status=503, text=f"API server unreachable: {probe.last_error}\n")
+        return web.Response(text="ok\n")
+
     app = web.Application()
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", port).start()  # noqa: S104 — scraped and probed from outside the pod
@@ -77,7 +115,9 @@ async def run_operator(config: OperatorConfig) -> None:
         register(registry, runtime)
         settings = kopf.OperatorSettings()
         configure_kopf(settings)
-        runner = await _serve_http(runtime, metrics, ready, config.metrics_port)
+        probe = ApiProbe(kube)
+        prober = asyncio.create_task(probe.run())
+        runner = await _serve_http(runtime, metrics, ready, probe, config.metrics_port)
         runtime.start()
         kopf_stop: asyncio.Future[None] = loop.create_future()
         kopf_ready: asyncio.Future[None] = loop.create_future()
@@ -102,6 +142,7 @@ async def run_operator(config: OperatorConfig) -> None:
             kopf_stop.set_result(None)
         with suppress(Exception):
             await asyncio.wait_for(operator, timeout=10)
+        prober.cancel()
         await runtime.stop()
         await runner.cleanup()
 
@@ -118,7 +159,9 @@ def main() -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("kopf").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Client libraries stay quiet even at DEBUG: their request logs are noise and must never carry credentials.
+    for noisy in ("httpx", "httpcore", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         asyncio.run(run_operator(config))
     except OSError as exc:  # e.g. the metrics port is taken: say so in one line

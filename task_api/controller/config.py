@@ -36,7 +36,7 @@ class OperatorConfig:
     max_memory_bytes: int = 16 * 1024**3
     #: Concurrent reconciles.
     workers: int = 16
-    #: Port of the Prometheus /metrics endpoint; kopf's /healthz listens on the next port.
+    #: Port of the HTTP listener: Prometheus /metrics, /healthz (liveness) and /readyz (readiness).
     metrics_port: int = 8080
     #: How long a TaskRun waits for a ``fromTaskRun`` upstream that does not exist yet before it fails.
     upstream_grace_seconds: float = 300.0

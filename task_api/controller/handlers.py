@@ -13,6 +13,7 @@ import kopf
 
 from task_api.controller.runtime import Runtime
 from task_api.core.pod import LABEL_MANAGED_BY, MANAGER
+from task_api.kube import ClusterAccess
 from task_api.spec.crd import GROUP, VERSION
 
 
@@ -33,5 +34,21 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
         runtime.pod_event(type, dict(body))
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        # kopf's own service-account login hard-codes https://kubernetes.default.svc; ours honours
+        # KUBERNETES_SERVICE_HOST/PORT (no cluster DNS is needed) and is the same as the operator's own client.
+        # Read at every login: kopf logs in again after a 401, which picks up a rotated token.
+        return connection_info(ClusterAccess.load())
+
+
+def connection_info(access: ClusterAccess) -> kopf.ConnectionInfo:
+    """I/O (reads the token file): kopf's connection settings from the operator's cluster access."""
+    return kopf.ConnectionInfo(
+        server=access.server,
+        ca_data=access.ca_data,
+        insecure=access.insecure_skip_tls_verify or None,
+        token=access.bearer_token(),
+        certificate_data=access.client_cert_data,
+        private_key_data=access.client_key_data,
+        default_namespace=access.namespace,
+    )

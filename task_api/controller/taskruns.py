@@ -28,6 +28,8 @@ from task_api.controller.templates import (
     describe_spec_error,
 )
 from task_api.core import pod as pods
+from task_api.core.legacy import adapt_task_pod as adapt_legacy_pod
+from task_api.core.legacy import check_task as check_legacy_task
 from task_api.core.merge import resolve
 from task_api.core.scale import compute_resources
 from task_api.core.status import Phase, PodOutcome, measure_result, outcome_from_pod
@@ -334,6 +336,7 @@ class TaskRunReconciler:
         try:
             task = parse_task(json.dumps(document), source=f"TaskRun {meta['namespace']}/{meta['name']}", environ={})
             resolved = resolve(task, source.container)
+            check_legacy_task(resolved, stage_image=self.config.measure_image)  # legacy images: migrating-legacy.md
         except SpecError as err:
             raise Halt(R.INVALID_SPEC, describe_spec_error(err, prefix="spec.")) from None
         return resolved, input_volumes, output_volumes
@@ -512,6 +515,9 @@ class TaskRunReconciler:
             # The status says this attempt's pod was created, and it is gone: someone deleted it.
             return await self._pod_vanished(body, plan)
         manifest = pods.build_task_pod(plan)
+        # Legacy (pre-Task-API) images only: a staging init container (docs/migrating-legacy.md); else unchanged.
+        manifest = adapt_legacy_pod(manifest, stage_image=self.config.measure_image,
+                                    stage_pull_secrets=self.config.measure_image_pull_secrets)  # fmt: skip
         try:
             pod = await self.kube.create(core_path("pods", meta["namespace"]), manifest)
             self.metrics.pods_created.labels(role="task").inc()

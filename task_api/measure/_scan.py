@@ -18,6 +18,9 @@ Why this shape:
   process without other threads (a forked child of a threaded process can inherit a lock held by another
   thread); otherwise the walk stays sequential. Results are identical either way; tests check both paths.
 
+The one exception to "every directory counts": ``lost+found`` directly in the measured folder (or an item)
+is skipped — ext4 creates it at the root of every volume, root-only, and it holds no input.
+
 Errors: an unreadable directory or a directory that vanishes mid-walk raises :class:`ScanError` naming the
 path (a measurement that silently skipped part of the input would under-size the container). A *file* that
 vanishes between listing and ``lstat`` is skipped: it is no longer input.
@@ -40,6 +43,9 @@ from dataclasses import dataclass, field
 
 __all__ = ["FileFilter", "ScanError", "Tally", "Unit", "scan_level", "scan_tree", "scan_units", "usable_cpus"]
 
+#: ``mkfs.ext4`` makes this folder at the root of every file system (so at the root of many PVCs), readable
+#: by root only. It is file-system bookkeeping, not input; at the top of a measured folder it is skipped.
+LOST_FOUND = "lost+found"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 _INDEX = struct.Struct("<I")
 #: Sub-trees handed to helpers per pipe message, so a pipe (64 KiB) never fills before the helpers start.
@@ -99,26 +105,49 @@ class FileFilter:
     glob: str | None = None
     regex: str | None = None
     include_hidden: bool = True
-    _glob: re.Pattern[str] | None = field(init=False, default=None, repr=False, compare=False)
+    _name_test: Callable[[str], bool] | None = field(init=False, default=None, repr=False, compare=False)
     _regex: re.Pattern[str] | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # The defaults match everything; recognising them lets the walk skip per-file matching.
-        glob = None if self.glob in (None, "", "*") else re.compile(fnmatch.translate(self.glob or ""))
         regex = None if self.regex in (None, "", ".*") else re.compile(self.regex or "")
-        object.__setattr__(self, "_glob", glob)
+        object.__setattr__(self, "_name_test", _name_test(self.glob))
         object.__setattr__(self, "_regex", regex)
 
     @property
     def matches_everything(self) -> bool:
         """True when every regular file counts (pure)."""
-        return self._glob is None and self._regex is None
+        return self._name_test is None and self._regex is None
 
     def matches(self, rel: str, name: str) -> bool:
         """Whether the file ``name`` at relative path ``rel`` (``/``-separated) counts (pure)."""
-        if self._glob is not None and self._glob.match(name) is None:
+        if self._name_test is not None and not self._name_test(name):
             return False
         return self._regex is None or self._regex.fullmatch(rel) is not None
+
+
+_WILDCARDS = frozenset("*?[")
+
+
+def _name_test(pattern: str | None) -> Callable[[str], bool] | None:
+    """A test on file names for a glob; None when it accepts every name (pure).
+
+    The common shapes (``*.dcm``, ``img*``, ``exact.nrrd``) become string comparisons: a regular expression
+    per file costs about a third of the walk on 200 000 files.
+    """
+    if pattern in (None, "", "*"):
+        return None
+    assert pattern is not None
+    head, tail = pattern[:1], pattern[1:]
+    if not _WILDCARDS & set(pattern):
+        return pattern.__eq__
+    if head == "*" and not _WILDCARDS & set(tail):
+        return lambda name: name.endswith(tail)
+    if pattern.endswith("*") and not _WILDCARDS & set(pattern[:-1]):
+        start = pattern[:-1]
+        return lambda name: name.startswith(start)
+    compiled = re.compile(fnmatch.translate(pattern))
+    return lambda name: compiled.match(name) is not None
 
 
 def scan_tree(top: str, flt: FileFilter, *, prefix: str = "") -> Tally:
@@ -147,6 +176,8 @@ def _walk(  # noqa: PLR0915 - the per-file loop is inlined on purpose: a call pe
     sub-directories there instead of descending."""
     # Locals instead of attribute look-ups: this loop runs once per file.
     everything = flt.matches_everything
+    name_test = flt._name_test
+    regex = flt._regex
     hidden = flt.include_hidden
     lstat = os.stat
     is_reg = stat.S_ISREG
@@ -167,6 +198,8 @@ def _walk(  # noqa: PLR0915 - the per-file loop is inlined on purpose: a call pe
                     if not hidden and name[0] == ".":
                         continue
                     if entry.is_dir(follow_symlinks=False):
+                        if not rel and name == LOST_FOUND:
+                            continue  # fsck's folder at a volume's root: not data, and only root may read it
                         if subdirs is None:
                             stack.append((f"{path}/{name}", f"{rel}{name}/"))
                         else:
@@ -175,8 +208,11 @@ def _walk(  # noqa: PLR0915 - the per-file loop is inlined on purpose: a call pe
                     if not entry.is_file(follow_symlinks=False):
                         skipped += 1
                         continue
-                    if not everything and not flt.matches(rel + name, name):
-                        continue
+                    if not everything:
+                        if name_test is not None and not name_test(name):
+                            continue
+                        if regex is not None and regex.fullmatch(rel + name) is None:
+                            continue
                     try:
                         st = lstat(name, dir_fd=fd, follow_symlinks=False)
                     except FileNotFoundError:

@@ -9,7 +9,8 @@
 * Symbolic links inside the input are never followed (see :mod:`task_api.measure._scan`); the channel's own
   root may be a link, because the user named it.
 * Hidden files and directories (names starting with ``.``) count: they are data the container can read, and
-  Kaapana counts them.
+  Kaapana counts them. ``lost+found`` at the top of the measured folder is skipped (ext4's root-only
+  bookkeeping folder at the root of a volume, never input).
 * A missing channel root or ``target_dir`` measures 0 bytes and says so (``target_missing``), as an empty
   input would; an item without the target directory counts 0. Something that exists but is not a directory
   (a file, or a symbolic link below the root) is an error (:class:`~task_api.measure.errors.InputMissing`).
@@ -113,7 +114,7 @@ def measure_rule(root: Path, rule: ScaleRule, *, channel: str, workers: int = 0)
     want = (workers or usable_cpus()) * _UNITS_PER_WORKER
     try:
         if rule.mode is ScaleRuleMode.MAX_ITEM_SUM:
-            return _measure_items(base, rule, flt, workers=workers, want=want)
+            return _measure_items(base, rule, flt, channel=channel, workers=workers, want=want)
         target = _target(base, rule.target_dir)
         if not _is_dir(target):
             return _missing_target(target, base, channel=channel)
@@ -147,7 +148,7 @@ def _missing_target(target: str, base: str, *, channel: str) -> Found:
     return _EMPTY_MISSING
 
 
-def _measure_items(base: str, rule: ScaleRule, flt: FileFilter, *, workers: int, want: int) -> Found:
+def _measure_items(base: str, rule: ScaleRule, flt: FileFilter, *, channel: str, workers: int, want: int) -> Found:
     # Items are the root's direct sub-directories; files lying directly in the root belong to no item.
     # The never-matching regex spares an lstat per file of the root: only the directory list is wanted.
     _, item_dirs = scan_level(base, FileFilter(regex="(?!)", include_hidden=True))
@@ -157,6 +158,12 @@ def _measure_items(base: str, rule: ScaleRule, flt: FileFilter, *, workers: int,
         name = item.prefix.rstrip("/")
         target = _target(item.path, rule.target_dir)
         if rule.target_dir and not _is_dir(target):
+            if os.path.lexists(target):
+                raise InputMissing(
+                    "target_dir is not a directory (symbolic links inside an input are not followed)",
+                    channel=channel,
+                    path=target,
+                )
             missing += 1
             continue
         units.append(Unit(key=name, path=target, prefix=""))

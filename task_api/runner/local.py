@@ -32,11 +32,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from task_api.core.legacy import check_task as check_legacy_task
 from task_api.core.merge import resolve
 from task_api.core.scale import compute_resources
 from task_api.image import SPEC_PATH, Credentials, InspectionCache, inspect_local_image, parse_reference
 from task_api.image.cache import CacheEntry
 from task_api.image.inspect import parse_spec_bytes
+from task_api.legacy import prepare_docker as prepare_legacy_docker
 from task_api.measure import measure
 from task_api.runner.engine import DockerEngine, Engine
 from task_api.runner.errors import EngineError, ImageMissing, RecordError, TaskNotRunnable
@@ -45,7 +47,7 @@ from task_api.runner.plan import container_config
 from task_api.runner.record import ChannelRecord, RunRecord, record_name, redact_env, write_record
 from task_api.spec._jsonpos import line_column, locate
 from task_api.spec.errors import Problem, SpecError
-from task_api.spec.load import decode_document, parse_task
+from task_api.spec.load import decode_document, fill_placeholders, validate_document
 from task_api.spec.processing_container import ProcessingContainer
 from task_api.spec.resolved import ComputedResources, Measurement, ResolvedChannel, ResolvedTask
 from task_api.spec.task import K8sConfig, Task
@@ -110,8 +112,10 @@ def _read_task(task_file: Path, environ: Mapping[str, str]) -> tuple[Task, str]:
         raise TaskNotRunnable(
             source, [Problem(path="", message=f"cannot read the task file: {exc.strerror}")]
         ) from None
-    task = parse_task(data, source=source, environ=environ)
-    return task, decode_document(data, source=source).text
+    # The steps of parse_task, keeping the document: its text locates later problems (line:column).
+    document = decode_document(data, source=source)
+    fill_placeholders(document, environ)
+    return validate_document(document, Task), document.text
 
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -278,6 +282,7 @@ def prepare(
     for warning in resolved.warnings:
         report(f"warning: {warning.format(source)}")
     host_paths, missing_outputs = _check_bindings(task, resolved, source=source, text=text)
+    check_legacy_task(resolved, source=source)  # legacy (pre-Task-API) images only: docs/migrating-legacy.md
 
     pairs = []
     rule_memory: dict[str, int] = {}
@@ -331,7 +336,9 @@ def start(prepared: Prepared, *, engine: Engine, options: RunOptions, docker_hos
                 str(prepared.task_file),
                 [Problem(path="outputs", message=f"cannot create output directory {directory}: {exc.strerror}")],
             ) from None
-    container_id = engine.create_container(prepared.config, name=options.name)
+    # Legacy (pre-Task-API) images: stage their directory layout first; any other task: the config unchanged.
+    config = prepare_legacy_docker(prepared.task, prepared.config, prepared.host_paths, source=str(prepared.task_file))
+    container_id = engine.create_container(config, name=options.name)
     record = RunRecord(
         id=container_id[:12],
         container_id=container_id,

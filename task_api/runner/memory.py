@@ -2,7 +2,7 @@
 
 Sampling: the kernel keeps a high-water mark per cgroup — ``memory.max_usage_in_bytes`` on cgroup v1,
 ``memory.peak`` on cgroup v2 (Linux ≥ 5.19) — so reading it often enough is exact up to the last read before
-the container exits (its cgroup disappears with it); :class:`PeakSampler` reads it every 50 ms from a
+the container exits (its cgroup disappears with it); :class:`PeakSampler` reads it every 20 ms from a
 background thread. Where the cgroup file cannot be read (another host's engine, no permission) it falls back
 to the engine's stats API (``memory_stats.max_usage`` on v1, else the largest ``usage`` seen), about once a
 second.
@@ -82,7 +82,7 @@ def cgroup_peak_file(proc_cgroup: str, *, root: Path = _CGROUP_ROOT) -> Path | N
 class PeakSampler:
     """Tracks a container's peak memory from a background thread until :meth:`stop` (I/O)."""
 
-    INTERVAL = 0.05
+    INTERVAL = 0.02
     STATS_INTERVAL = 1.0
 
     def __init__(self, engine: Engine, container_id: str) -> None:

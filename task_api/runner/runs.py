@@ -10,6 +10,7 @@ I/O: the engine and the record files.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from task_api.runner.engine import Engine, LogChunk
 from task_api.runner.errors import ContainerNotFound, RecordError, RunnerError
 from task_api.runner.record import RunRecord, find_record, list_records, read_record, write_record
 from task_api.runner.status import Phase, RunReason, RunStatus, run_status
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "RunListing",
@@ -78,6 +81,16 @@ def save_status(path: Path, record: RunRecord, status: RunStatus) -> RunRecord:
     return updated
 
 
+def _save_quietly(path: Path, record: RunRecord, status: RunStatus) -> RunRecord:
+    """save_status, but a record that cannot be written (read-only folder) only costs a warning: the run's
+    outcome is what the caller asked for."""
+    try:
+        return save_status(path, record, status)
+    except RecordError as exc:
+        _log.warning("%s (the final status was not recorded)", exc)
+        return record
+
+
 def stream_logs(engine: Engine, record: RunRecord, *, follow: bool, tail: int | None = None) -> Iterator[LogChunk]:
     """The container's output (engine I/O); :class:`ContainerNotFound` when it was removed."""
     return engine.logs(record.container_id, follow=follow, tail=tail)
@@ -90,14 +103,14 @@ def wait_run(engine: Engine, path: Path, record: RunRecord) -> tuple[RunRecord, 
     except ContainerNotFound:
         return record, _removed(record)
     status = current_status(engine, record)
-    return save_status(path, record, status), status
+    return _save_quietly(path, record, status), status
 
 
 def stop_run(engine: Engine, path: Path, record: RunRecord, *, timeout: int = 10) -> RunStatus:
     """Stop the container (SIGTERM, then SIGKILL after ``timeout`` s) and record how it ended (I/O)."""
     engine.stop_container(record.container_id, timeout=timeout)
     status = current_status(engine, record)
-    save_status(path, record, status)
+    _save_quietly(path, record, status)
     return status
 
 

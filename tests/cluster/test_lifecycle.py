@@ -1,8 +1,8 @@
 """The test bed's life cycle: SIGKILL recovery, clean teardown, up after down.
 
-These tests drive a *second* test bed, with its own state directory, addresses, ports, CNI network and
-cgroup root (``SECOND_BED``), so that they never restart the shared one that other tests (and other
-people's runs on this machine) are using. It runs the same scripts with the same configuration otherwise.
+These tests drive a *second* test bed (``hack/testbed/profiles/lifecycle.env``: its own state directory,
+addresses, ports, CNI network and cgroup root), so that they never restart the shared one that other tests,
+and other people's runs on this machine, are using. Same scripts, same configuration otherwise.
 """
 
 from __future__ import annotations
@@ -17,27 +17,13 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.testbed import ROOT, Testbed, wait_for
+from tests.fixtures.testbed import ROOT, Testbed, profile_settings, wait_for
 
 pytestmark = pytest.mark.cluster
 
 HACK = ROOT / "hack" / "testbed"
-SECOND_BED = {
-    "TASK_API_TESTBED_DIR": "/var/lib/task-api/testbed-lifecycle",
-    "TESTBED_NODE_NAME": "tapi-lifecycle-node",
-    "TESTBED_NODE_IFACE": "tapi-node9",
-    "TESTBED_NODE_IP": "10.251.9.1",
-    "TESTBED_POD_CIDR": "10.250.9.0/24",
-    "TESTBED_CNI_BRIDGE": "tapi-cni9",
-    "TESTBED_CNI_NETWORK": "tapi-lifecycle",
-    "TESTBED_ETCD_PORT": "12379",
-    "TESTBED_ETCD_PEER_PORT": "12380",
-    "TESTBED_REGISTRY_ADDR": "127.0.0.1:5009",
-    "TESTBED_KUBELET_HEALTHZ_PORT": "10348",
-    "TESTBED_CONTROLLER_MANAGER_PORT": "10357",
-    "TESTBED_SCHEDULER_PORT": "10359",
-    "TESTBED_CGROUP_ROOT": "/tapi-lifecycle",
-}
+PROFILE = "lifecycle"
+SECOND_BED = profile_settings(PROFILE)
 STATE = Path(SECOND_BED["TASK_API_TESTBED_DIR"])
 SYSCTLS = ("kernel.panic", "kernel.panic_on_oops", "vm.overcommit_memory")
 
@@ -45,7 +31,7 @@ SYSCTLS = ("kernel.panic", "kernel.panic_on_oops", "vm.overcommit_memory")
 def run(script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [str(HACK / script), *args],
-        env={**os.environ, **SECOND_BED},
+        env={**os.environ, "TESTBED_PROFILE": PROFILE},
         capture_output=True,
         text=True,
         timeout=600,
@@ -54,6 +40,11 @@ def run(script: str, *args: str, check: bool = True) -> subprocess.CompletedProc
     if check and done.returncode != 0:
         pytest.fail(f"{script} {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done
+
+
+def assert_healthy() -> None:
+    status = run("status.sh", check=False)
+    assert status.returncode == 0, status.stdout + status.stderr
 
 
 def sysctls() -> dict[str, str]:
@@ -168,7 +159,7 @@ def test_up_recovers_after_sigkill_and_down_leaves_the_machine_clean(second_bed:
 
     # 3. up.sh recovers: a new, empty cluster with a Ready node.
     run("up.sh")
-    assert run("status.sh", "--quiet", check=False).returncode == 0
+    assert_healthy()
     assert all(not s.exists() for s in sockets), "stale shim sockets were left in /run/containerd/s"
     bed = Testbed.load(STATE)
     names = [ns.metadata.name for ns in bed.core_v1.list_namespace().items]
@@ -194,4 +185,4 @@ def test_up_recovers_after_sigkill_and_down_leaves_the_machine_clean(second_bed:
 
     # 5. up after down works.
     run("up.sh")
-    assert run("status.sh", "--quiet", check=False).returncode == 0
+    assert_healthy()

@@ -106,6 +106,9 @@ def test_pod_from_authenticated_registry_writes_pvc_logs_and_is_collected_with_i
     logs = core.read_namespaced_pod_log("writer", kube_namespace)
     assert logs == f"pod says token {token} in {kube_namespace}\n"
     assert done.spec.node_name == testbed.node_name
+    # The pull used the registry password; no component of the bed wrote it into its log.
+    for log in sorted((testbed.state_dir / "log").glob("*.log")):
+        assert testbed.registry_password.encode() not in log.read_bytes(), log
 
     core.delete_namespace(kube_namespace)
     wait_for(
@@ -162,6 +165,22 @@ def test_pull_without_valid_credentials_fails(
     assert any("401 Unauthorized" in m or "authorization failed" in m for m in failures), failures
     # The registry's real password never appears in what the cluster reports.
     assert all(testbed.registry_password not in m for m in failures)
+
+
+def test_pods_reach_the_api_server_but_nothing_off_this_machine(
+    testbed: Testbed, kube_namespace: str, registry_pull_secret: str, testbed_busybox_image: str
+) -> None:
+    # 198.51.100.1 (TEST-NET-2) stands for "anywhere else": the guard rejects it at once (no timeout).
+    command = (
+        f"nc -w 3 {testbed.node_ip} 6443 </dev/null && echo api-server reachable; "
+        "nc -w 3 198.51.100.1 80 </dev/null 2>&1; echo outside exit $?"
+    )
+    pod = _pod("net", testbed_busybox_image, command, imagePullSecrets=[{"name": registry_pull_secret}])
+    testbed.core_v1.create_namespaced_pod(kube_namespace, pod)
+    _wait_for_phase(testbed, kube_namespace, "net")
+    logs = testbed.core_v1.read_namespaced_pod_log("net", kube_namespace).splitlines()
+    assert logs[0] == "api-server reachable"
+    assert logs[1:] == ["nc: can't connect to remote host (198.51.100.1): Network is unreachable", "outside exit 1"]
 
 
 def test_dependents_are_garbage_collected_with_their_owner(testbed: Testbed, kube_namespace: str) -> None:

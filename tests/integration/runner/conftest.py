@@ -26,13 +26,20 @@ import pytest
 
 from task_api.runner.engine import DockerEngine
 from task_api.runner.errors import ContainerNotFound
+from task_api.runner.plan import LABEL_MANAGED
 from tests.fixtures.docker import BUSYBOX_DOCKERFILE, ROOT, make_context
 from tests.fixtures.docker import DockerEngine as DockerCli
 
 EXAMPLE = ROOT / "examples" / "01-hello-world"
-HELLO_TAG = "task-api-example/hello-world:dev"
+#: The example's own tag, used only by the test of the guide's command lines; the other tests use a tag of
+#: their own, so another session removing or rebuilding the example's tag cannot pull the rug out (or make the
+#: runner try to pull it from Docker Hub).
+EXAMPLE_TAG = "task-api-example/hello-world:dev"
+HELLO_TAG = "task-api-test/runner-hello:1"
 BUSYBOX_TAG = "task-api-test/runner-busybox:1"
 VENV_BIN = Path(sys.executable).parent
+#: Gives this module's images IDs of their own (identical builds elsewhere would share the ID otherwise).
+TEST_LABEL = {"io.task-api.test": "tests/integration/runner"}
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -44,7 +51,9 @@ def hello_image(docker_engine: DockerCli, tmp_path_factory: pytest.TempPathFacto
     shutil.copytree(EXAMPLE / "scripts", context / "scripts")
     shutil.copy2(EXAMPLE / "processing-container.json", context / "processing-container.json")
     make_context(context, (EXAMPLE / "Dockerfile").read_text())
-    docker_engine.build(context, HELLO_TAG)
+    docker_engine.build(context, HELLO_TAG, labels=TEST_LABEL)
+    # The example's tag is what examples/01-hello-world/build.sh makes; it is left in place afterwards.
+    docker_engine.run("tag", HELLO_TAG, EXAMPLE_TAG)
     return HELLO_TAG
 
 
@@ -52,7 +61,7 @@ def hello_image(docker_engine: DockerCli, tmp_path_factory: pytest.TempPathFacto
 def busybox_image(docker_engine: DockerCli, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Busybox and nothing else: no processing-container.json, no label."""
     context = make_context(tmp_path_factory.mktemp("busybox-context"), BUSYBOX_DOCKERFILE)
-    docker_engine.build(context, BUSYBOX_TAG)
+    docker_engine.build(context, BUSYBOX_TAG, labels=TEST_LABEL)
     return BUSYBOX_TAG
 
 
@@ -90,8 +99,15 @@ def cli(tmp_path: Path) -> Cli:
 
 
 def container_ids(engine: DockerEngine) -> set[str]:
-    """Every container the engine has, running or not."""
-    return {str(c["Id"]) for c in engine.list_containers()}
+    """The containers a run of ours could have created: those made from this module's images (their IDs are
+    unique to these tests: the builds carry a label of their own) or labelled by task-api. Other engineers'
+    tests share the engine and create containers of their own meanwhile; those must not count."""
+    ours = {info["Id"] for tag in (HELLO_TAG, BUSYBOX_TAG) if (info := engine.image_inspect(tag)) is not None}
+    return {
+        str(c["Id"])
+        for c in engine.list_containers()
+        if c.get("ImageID") in ours or (c.get("Labels") or {}).get(LABEL_MANAGED) == "task-api"
+    }
 
 
 @pytest.fixture

@@ -11,13 +11,19 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from task_api.runner.engine import DockerEngine
+from tests.fixtures.docker import BUSYBOX_DOCKERFILE, ROOT, make_context
 from tests.integration.runner.conftest import (
     EXAMPLE,
+    EXAMPLE_TAG,
+    HELLO_TAG,
+    TEST_LABEL,
     Cli,
     cli_env,
     container_ids,
@@ -29,9 +35,15 @@ from tests.integration.runner.conftest import (
 pytestmark = pytest.mark.docker
 
 
-def copy_example(tmp_path: Path) -> Path:
+def copy_example(tmp_path: Path, *, image: str | None = HELLO_TAG) -> Path:
+    """A copy of the example; its task files name ``image`` (None: keep the example's own tag)."""
     target = tmp_path / "hello"
     shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("output", "task_run-*.json"))
+    if image is not None:
+        for name in ("task.json", "task-compress.json"):
+            task = json.loads((target / name).read_text())
+            task["image"] = image
+            (target / name).write_text(json.dumps(task, indent=2) + "\n")
     return target
 
 
@@ -47,7 +59,8 @@ def sha256_lines(root: Path) -> list[str]:
 
 class TestHelloWorldExample:
     def test_the_guides_command_lines_work_verbatim(self, tmp_path: Path, hello_image: str, cleanup: list[str]) -> None:
-        work = copy_example(tmp_path)
+        work = copy_example(tmp_path, image=None)
+        assert json.loads((work / "task.json").read_text())["image"] == EXAMPLE_TAG
         env = cli_env()
         # Exactly the guide's lines: `python3 -m task_api.cli run task.json --mode docker`, then `logs`.
         started = subprocess.run(
@@ -245,8 +258,8 @@ class TestBadTasksCreateNothing:
 
     def test_a_missing_task_file(self, tmp_path: Path, cli: Cli, docker_engine: object) -> None:
         done = cli("run", "nope.json")
-        assert done.returncode == 1
-        assert "nope.json" in done.stderr and "no such task file" in done.stderr
+        assert done.returncode == 2
+        assert done.stderr == "task-api run: nope.json: no such task file\n"
 
     def test_no_pull_refuses_a_missing_image(self, tmp_path: Path, cli: Cli, engine: DockerEngine) -> None:
         (tmp_path / "input").mkdir()
@@ -331,3 +344,161 @@ class TestInterruptAndManage:
         assert done.returncode == 1
         assert "pickle" in done.stderr and "docs/compat.md" in done.stderr
         assert not marker.exists()
+
+
+@pytest.mark.registry
+class TestPull:
+    @pytest.fixture
+    def pushed(self, docker_engine: Any, registry: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+        """An image with a layer of its own, pushed to the authenticated registry, then removed locally (so the
+        pull has a layer to download)."""
+        tag = f"{registry.host}/runner/pull-test:{time.time_ns()}"
+        context = make_context(
+            tmp_path_factory.mktemp("pull-context"),
+            BUSYBOX_DOCKERFILE + "COPY unique /unique\n",
+            {"unique": os.urandom(256 * 1024)},
+        )
+        docker_engine.build(context, tag)
+        docker_engine.login(registry.host, registry.username, registry.password)
+        docker_engine.push(tag)
+        docker_engine.run("rmi", tag)
+        yield tag
+        docker_engine.run("rmi", "-f", tag, check=False)
+
+    def task_for(self, tmp_path: Path, image: str, config: dict[str, Any]) -> None:
+        (tmp_path / "input").mkdir(exist_ok=True)
+        write_task(tmp_path, inline_task(image, ["/bin/sh", "-c", "echo pulled-and-ran"], config=config))
+
+    def test_credentials_from_the_task(
+        self, tmp_path: Path, pushed: str, registry: Any, cli: Cli, engine: DockerEngine, cleanup: list[str]
+    ) -> None:
+        config = {"type": "k8s", "registryUsername": registry.username, "registryPassword": registry.password}
+        self.task_for(tmp_path, pushed, config)
+        done = cli("run", "task.json", "--watch", env={"DOCKER_CONFIG": str(tmp_path / "empty-docker-config")})
+        assert done.returncode == 0, done.stderr
+        assert "pulled-and-ran" in done.stdout
+        assert f"pulling {pushed}" in done.stderr
+        assert ": pull complete (" in done.stderr  # the progress display: a line per downloaded layer
+        assert f"Status: Downloaded newer image for {pushed}" in done.stderr
+        assert engine.image_inspect(pushed) is not None
+        for text in (done.stdout, done.stderr, record_of(done, tmp_path).read_text()):
+            assert registry.password not in text
+
+    def test_credentials_from_the_docker_config(
+        self, tmp_path: Path, pushed: str, docker_engine: Any, cli: Cli, cleanup: list[str]
+    ) -> None:
+        self.task_for(tmp_path, pushed, {"type": "docker"})
+        done = cli("run", "task.json", "--watch", env={"DOCKER_CONFIG": str(docker_engine.config_dir)})
+        assert done.returncode == 0, done.stderr
+        assert "pulled-and-ran" in done.stdout
+
+    def test_wrong_credentials_fail_clearly_and_create_nothing(
+        self, tmp_path: Path, pushed: str, registry: Any, cli: Cli, engine: DockerEngine
+    ) -> None:
+        wrong = "not-" + registry.password
+        self.task_for(
+            tmp_path, pushed, {"type": "k8s", "registryUsername": registry.username, "registryPassword": wrong}
+        )
+        before = container_ids(engine)
+        done = cli("run", "task.json", env={"DOCKER_CONFIG": str(tmp_path / "empty-docker-config")})
+        assert done.returncode == 1
+        assert f"pull {pushed}:" in done.stderr
+        assert wrong not in done.stderr and registry.password not in done.stderr
+        assert container_ids(engine) == before
+        assert engine.image_inspect(pushed) is None
+
+
+class TestMonitorMemory:
+    def test_an_under_provisioning_rule_is_reported_with_a_factor(
+        self, tmp_path: Path, busybox_image: str, cli: Cli, cleanup: list[str]
+    ) -> None:
+        (tmp_path / "input").mkdir()
+        (tmp_path / "input" / "data.bin").write_bytes(b"x" * (1024 * 1024))
+        # The rule says 2 x 1 MiB; the container holds ~40 MiB in `tail` (no newline in /dev/zero).
+        task = inline_task(
+            busybox_image,
+            ["/bin/sh", "-c", "head -c 40m /dev/zero | tail > /dev/null; echo done"],
+            template={
+                "inputs": [{"name": "in", "mounted_path": "/data/in",
+                            "scale_rule": {"scale_factor": 2, "type": "limit", "mode": "sum"}}],
+                "resources": {"limits": {"memory": "256Mi"}},
+            },
+        )  # fmt: skip
+        write_task(tmp_path, task)
+        done = cli("run", "task.json", "--watch", "--monitor-memory")
+        assert done.returncode == 0, done.stderr
+        assert "peak memory:" in done.stderr
+        assert "warning: input 'in': the rule under-provisions" in done.stderr
+        assert "suggest scale_factor ≥" in done.stderr
+        record = json.loads(record_of(done, tmp_path).read_text())
+        # The peak is read every 20 ms until the cgroup goes away: growth in the last read's shadow can be missed,
+        # so expect most of the 40 MiB, and far more than the 3 MiB the rule computed.
+        assert record["status"]["peak_memory_bytes"] > 30 * 2**20
+        factor = float(done.stderr.split("suggest scale_factor ≥ ")[1].split()[0])
+        assert factor >= 30
+
+
+def test_a_start_failure_leaves_no_container_and_no_record(
+    tmp_path: Path, busybox_image: str, cli: Cli, engine: DockerEngine
+) -> None:
+    (tmp_path / "input").mkdir()
+    write_task(tmp_path, inline_task(busybox_image, ["/no/such/program"]))
+    before = container_ids(engine)
+    done = cli("run", "task.json")
+    assert done.returncode == 1
+    assert "start container" in done.stderr and "/no/such/program" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert container_ids(engine) == before
+    assert not list(tmp_path.glob("task_run-*.json"))
+
+
+class TestKaapanaFiles:
+    """Kaapana's own task file and processing-container.json (from /work/shared/compat/kaapana) run unchanged."""
+
+    COMPAT = ROOT.parent / "shared" / "compat" / "kaapana"
+
+    @pytest.fixture
+    def dummy_image(self, docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+        """Returns the ``registryUrl`` under which ``dummy:latest`` is, as the task file expects it."""
+        # Kaapana's dummy container runs `python3 -u downstream.py`; a shell script stands in for Python.
+        prefix = f"task-api-test/kaapana-{time.time_ns()}"
+        tag = f"{prefix}/dummy:latest"
+        context = make_context(
+            tmp_path_factory.mktemp("kaapana-dummy"),
+            BUSYBOX_DOCKERFILE + "COPY python3 /usr/bin/python3\nCOPY pc.json /processing-container.json\n",
+            {"python3": '#!/bin/sh\necho "python3 $*: $(cat /home/downstream/channel1/*.txt | wc -c) bytes"\n',
+             "pc.json": (self.COMPAT / "pc-dummy-task.json").read_bytes()},
+        )  # fmt: skip
+        (context / "python3").chmod(0o755)
+        docker_engine.build(context, tag, labels=TEST_LABEL)
+        return prefix
+
+    def test_the_downstream_task_runs_with_its_placeholders_filled(
+        self, tmp_path: Path, dummy_image: str, cli: Cli, cleanup: list[str]
+    ) -> None:
+        shutil.copy2(self.COMPAT / "task-downstream.json", tmp_path / "task.json")
+        data = tmp_path / "data"
+        (data / "dummy" / "channel1").mkdir(parents=True)
+        (data / "dummy" / "channel2").mkdir(parents=True)
+        (data / "dummy" / "channel1" / "a.txt").write_bytes(b"x" * 3000)
+        (data / "dummy" / "channel1" / "b.bin").write_bytes(b"x" * 500_000)  # not *.txt: not counted
+        secret = "kaapana-" + str(time.time_ns())
+        env = {
+            "registryUrl": dummy_image,
+            "output_dir": str(data),
+            "namespace": "default",
+            "registryUsername": "someone",
+            "registryPassword": secret,
+        }
+        done = cli("run", "task.json", "--mode", "docker", "--watch", env=env)
+        assert done.returncode == 0, done.stderr
+        assert "python3 -u downstream.py: 3000 bytes" in done.stdout
+        # The rule: 25 x the *.txt bytes (3000) -> tiny; the task's static 50Mi limit stands.
+        assert "channel1 (sum): 3000 bytes in 1 files" in done.stderr
+        record_text = record_of(done, tmp_path).read_text()
+        record = json.loads(record_text)
+        assert record["limits"] == {"memory": "50Mi"}
+        assert [c["name"] for c in record["inputs"]] == ["channel1", "channel2"]
+        assert all(c["read_only"] for c in record["inputs"])
+        for text in (done.stdout, done.stderr, record_text):
+            assert secret not in text

@@ -47,11 +47,14 @@ def run(kubectl: str, tmp_path: Path, *args: str, **env: str) -> subprocess.Comp
     )
 
 
-def render(kubectl: str, tmp_path: Path, **env: str) -> tuple[list[dict[str, Any]], subprocess.CompletedProcess[str]]:
+def render(
+    kubectl: str, tmp_path: Path, *, extra: tuple[str, ...] = (), **env: str
+) -> tuple[list[dict[str, Any]], subprocess.CompletedProcess[str]]:
     out = tmp_path / "rendered"
     result = run(
         kubectl,
         tmp_path,
+        *extra,
         "--render",
         str(out),
         REGISTRY_USER="tester",
@@ -87,6 +90,15 @@ class TestRender:
         config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
         assert base64.b64decode(config["auths"]["127.0.0.1:5000"]["auth"]).decode() == f"tester:{PASSWORD}"
 
+    def test_namespaces_option_limits_what_the_operator_watches(self, kubectl: str, tmp_path: Path) -> None:
+        objs, _ = render(kubectl, tmp_path, extra=("--namespaces", "team-a,team-b"))
+        data = one(objs, "ConfigMap", "task-api-config")["data"]
+        assert data["TASK_API_NAMESPACES"] == "team-a,team-b"
+
+    def test_watches_everything_by_default(self, kubectl: str, tmp_path: Path) -> None:
+        objs, _ = render(kubectl, tmp_path)
+        assert "TASK_API_NAMESPACES" not in one(objs, "ConfigMap", "task-api-config")["data"]
+
     def test_the_password_is_never_printed(self, kubectl: str, tmp_path: Path) -> None:
         _, result = render(kubectl, tmp_path)
         assert PASSWORD not in result.stdout + result.stderr
@@ -118,8 +130,9 @@ class TestBadInput:
             (["--render", "x"], {"TESTBED_APISERVER_HOST": "10.0.0.1;rm"}, "API server host '10.0.0.1;rm'"),
             (["--render", "x"], {"TESTBED_APISERVER_PORT": "70000"}, "API server port '70000'"),
             (["--render", "x"], {}, "no registry credentials: set REGISTRY_USER and REGISTRY_PASSWORD"),
+            (["--namespaces", "Team_A", "--render", "x"], {}, "--namespaces 'Team_A' is not a comma-separated list"),
         ],
-        ids=["unknown-argument", "bad-host", "bad-port", "no-credentials"],
+        ids=["unknown-argument", "bad-host", "bad-port", "no-credentials", "bad-namespaces"],
     )
     def test_clear_error(
         self, kubectl: str, tmp_path: Path, args: list[str], env: dict[str, str], message: str

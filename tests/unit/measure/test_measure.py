@@ -141,6 +141,11 @@ class TestMissing:
         assert "input channel 'scans'" in str(caught.value)
         assert "file.bin: is not a directory" in str(caught.value)
 
+    def test_an_items_target_dir_that_is_a_file_is_an_error(self, tree: Callable[[TreeSpec], Path]) -> None:
+        root = tree({"item1/seg/x": 1, "item2/seg": 5})
+        with pytest.raises(InputMissing, match="target_dir is not a directory"):
+            measure(root, rule("max_item_sum", target_dir="seg"), channel="in")
+
     def test_a_target_dir_that_is_a_symlink_is_an_error(self, tree: Callable[[TreeSpec], Path]) -> None:
         root = tree({"real/x.bin": 1, "alias": "real"})
         with pytest.raises(InputMissing, match="target_dir is not a directory"):

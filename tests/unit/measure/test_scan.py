@@ -29,6 +29,11 @@ class TestFileFilter:
             (FileFilter(glob="*.dcm"), "x.dcm.bak", False),
             (FileFilter(glob="*.DCM"), "x.dcm", False),  # case-sensitive, like the filesystem
             (FileFilter(glob="img?.nrrd"), "s/img1.nrrd", True),
+            (FileFilter(glob="img*"), "a/img.raw", True),  # prefix shape
+            (FileFilter(glob="img*"), "a/xmg.raw", False),
+            (FileFilter(glob="mask.nrrd"), "s/mask.nrrd", True),  # exact shape
+            (FileFilter(glob="mask.nrrd"), "s/mask.nrrd.gz", False),
+            (FileFilter(glob="*"), ".hidden/x", True),
             (FileFilter(glob="img[0-4].nrrd"), "img7.nrrd", False),
             (FileFilter(regex=r".*\.txt"), "a/b.txt", True),
             (FileFilter(regex=r"[^/]*\.txt"), "a/b.txt", False),  # full match on the whole relative path
@@ -86,6 +91,12 @@ class TestWalk:
         root = tree({".cache/x.bin": 100, ".dot": 10, "seen.bin": 1})
         assert scan_tree(str(root), FileFilter()).bytes == 111
         assert scan_tree(str(root), FileFilter(include_hidden=False)).bytes == 1
+
+    def test_lost_and_found_at_the_top_is_not_input(self, tree: Callable[[TreeSpec], Path]) -> None:
+        root = tree({"lost+found/#123": 50, "data.bin": 4, "sub/lost+found/kept.bin": 6})
+        (root / "lost+found").chmod(0o700)
+        tally = scan_tree(str(root), FileFilter())
+        assert (tally.bytes, tally.files) == (10, 2)  # only the top-level one is skipped
 
     def test_fifos_and_sockets_are_skipped(self, tree: Callable[[TreeSpec], Path]) -> None:
         root = tree({"data.bin": 4})

@@ -1,0 +1,513 @@
+"""From operator arguments, the DAG run's conf and upstream results to a TaskRun body. Pure: no I/O, no Airflow.
+
+Everything the Airflow operator decides before it talks to the cluster is here, so it is unit-tested without
+Airflow or Kubernetes:
+
+* :func:`split_aliases` — the original guide's keyword names (``taskTemplate``, ``registryUrl``, …) next to
+  snake_case ones;
+* :class:`IOMapping` — "this input channel reads that upstream task's output channel";
+* :func:`user_config` — the per-run configuration in ``conf["task_form"][task_id]``;
+* :func:`check_against_template` — env values (types, choices, ``adjustable``) and channel names checked against
+  the task template before anything is created;
+* :func:`bind_inputs` — iochannel maps turned into ``fromTaskRun`` bindings, checked against what the upstream
+  TaskRuns really produced;
+* :func:`build_taskrun` — the TaskRun object;
+* :func:`outcome` — a TaskRun's status read as finished/succeeded/reason.
+
+Errors are :class:`OperatorConfigError` (a :class:`~task_api.spec.SpecError`): every problem with the field path,
+what was given and what is allowed, all at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from task_api.spec import Problem, Severity, SpecError, TaskTemplate
+from task_api.spec._base import did_you_mean, quote
+from task_api.spec.crd.taskrun import TaskRunReason
+from task_api.spec.load import SECRET_NAME
+from task_api.spec.processing_container import check_env_value
+
+__all__ = [
+    "ALIASES",
+    "GROUP",
+    "VERSION",
+    "IOMapping",
+    "OperatorConfigError",
+    "Outcome",
+    "bind_inputs",
+    "build_credentials_secret",
+    "build_taskrun",
+    "check_against_template",
+    "env_list",
+    "outcome",
+    "outputs_from_status",
+    "split_aliases",
+    "user_config",
+]
+
+GROUP = "task-api.io"
+VERSION = "v1alpha1"
+USER_INPUT_KEY = "task_form"
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+#: The guide's keyword names and the snake_case names they stand for.
+ALIASES: Mapping[str, str] = {
+    "taskTemplate": "task_template",
+    "registryUrl": "registry_url",
+    "registryUsername": "registry_username",
+    "registryPassword": "registry_password",
+    "imagePullSecrets": "image_pull_secrets",
+    "iochannel_map": "iochannel_maps",
+}
+
+#: Reasons after which trying the same thing again cannot help: the Airflow task fails without retries.
+FINAL_REASONS = frozenset(
+    {TaskRunReason.INVALID_SPEC, TaskRunReason.UPSTREAM_FAILED, TaskRunReason.IMAGE_INSPECTION_FAILED}
+)
+
+
+class OperatorConfigError(SpecError):
+    """The operator's arguments, the DAG run's conf or the upstream results do not fit the task template."""
+
+
+def _redact(name: str, value: str) -> str:
+    return "<redacted>" if SECRET_NAME.search(name) else quote(value)
+
+
+def split_aliases(kwargs: dict[str, Any], *, source: str = "TaskRunOperator") -> dict[str, Any]:
+    """Pop the guide's keyword names out of ``kwargs`` and return them under their snake_case names (pure).
+
+    Giving both spellings of one argument is an error (which one would win is not obvious).
+    """
+    found: dict[str, Any] = {}
+    for alias, name in ALIASES.items():
+        if alias in kwargs:
+            if name in kwargs or name in found:
+                raise OperatorConfigError(
+                    source,
+                    [Problem(path=alias, message=f"{alias} and {name} are the same argument; give one of them")],
+                )
+            found[name] = kwargs.pop(alias)
+    return found
+
+
+@dataclass(frozen=True)
+class IOMapping:
+    """Feed ``input_channel`` of this task from ``upstream_output_channel`` of ``upstream_operator``'s TaskRun.
+
+    ``upstream_operator`` must be a TaskRun operator of the same DAG (checked when the operator is built).
+    """
+
+    upstream_operator: Any
+    upstream_output_channel: str
+    input_channel: str
+
+
+def env_list(value: Any, *, path: str, source: str) -> dict[str, str]:
+    """Env given as a mapping or as a list of ``{name, value}`` objects, as an ordered mapping (pure)."""
+    problems: list[Problem] = []
+    out: dict[str, str] = {}
+    if value is None:
+        return out
+    items: list[tuple[str, Any, str]]
+    if isinstance(value, Mapping):
+        items = [(str(k), v, f"{path}.{k}") for k, v in value.items()]
+    elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        items = []
+        for index, entry in enumerate(value):
+            if not isinstance(entry, Mapping) or "name" not in entry or "value" not in entry:
+                problems.append(
+                    Problem(
+                        path=f"{path}[{index}]",
+                        message="an env entry needs name and value",
+                        given=quote(entry) if not isinstance(entry, Mapping) else f"keys {sorted(entry)}",
+                        allowed='{"name": "VAR", "value": "..."}',
+                    )
+                )
+                continue
+            items.append((str(entry["name"]), entry["value"], f"{path}[{index}].value"))
+    else:
+        raise OperatorConfigError(
+            source,
+            [
+                Problem(
+                    path=path,
+                    message="env must be a mapping or a list of {name, value}",
+                    given=type(value).__name__,
+                    allowed='{"VAR": "value"} or [{"name": "VAR", "value": "value"}]',
+                )
+            ],
+        )
+    for name, raw, where in items:
+        if not ENV_NAME.match(name):
+            problems.append(Problem(path=where, message="not a valid variable name", given=quote(name)))
+            continue
+        if isinstance(raw, bool):
+            out[name] = "true" if raw else "false"
+        elif isinstance(raw, str | int | float):
+            out[name] = str(raw)
+        else:
+            problems.append(
+                Problem(
+                    path=where,
+                    message=f"{name}: a value must be a string, number or boolean",
+                    given=type(raw).__name__,
+                    allowed="a scalar",
+                )
+            )
+    if problems:
+        raise OperatorConfigError(source, problems)
+    return out
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    """What the DAG run's conf sets for one task."""
+
+    env: dict[str, str]
+    command: list[str] | None = None
+
+
+def user_config(conf: Mapping[str, Any] | None, task_id: str) -> UserConfig:
+    """``conf["task_form"][task_id]``: ``env`` (mapping or list), ``command``, or the guide's ``VAR: value`` (pure).
+
+    Precedence, as in the original guide: this conf > the operator's ``env`` > the template's values.
+    """
+    source = "DAG run conf"
+    form = (conf or {}).get(USER_INPUT_KEY) or {}
+    if not isinstance(form, Mapping):
+        raise OperatorConfigError(
+            source, [Problem(path=USER_INPUT_KEY, message="must be a mapping of task ids", given=type(form).__name__)]
+        )
+    mine = form.get(task_id) or {}
+    base = f"{USER_INPUT_KEY}.{task_id}"
+    if not isinstance(mine, Mapping):
+        raise OperatorConfigError(
+            source, [Problem(path=base, message="must be a mapping", given=type(mine).__name__, allowed="{env: ...}")]
+        )
+    env: dict[str, str] = {}
+    command: list[str] | None = None
+    problems: list[Problem] = []
+    flat: dict[str, Any] = {}
+    for key, value in mine.items():
+        if key == "env":
+            env.update(env_list(value, path=f"{base}.env", source=source))
+        elif key == "command":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                problems.append(
+                    Problem(path=f"{base}.command", message="must be a list of strings", given=quote(value))
+                )
+            else:
+                command = list(value)
+        elif ENV_NAME.match(str(key)) and not isinstance(value, Mapping | list):
+            flat[str(key)] = value  # the guide's form: task_form.<task>.<VAR>: <value>
+        else:
+            problems.append(
+                Problem(
+                    path=f"{base}.{key}",
+                    message="unknown key",
+                    given=quote(key),
+                    allowed="env, command, or VAR_NAME: value",
+                )
+            )
+    if problems:
+        raise OperatorConfigError(source, problems)
+    env.update(env_list(flat, path=base, source=source))
+    return UserConfig(env=env, command=command)
+
+
+@dataclass(frozen=True)
+class EnvSource:
+    """Where an env value came from, for error paths."""
+
+    value: str
+    path: str
+
+
+def check_against_template(
+    template: TaskTemplate,
+    *,
+    env: Mapping[str, EnvSource],
+    input_channels: Mapping[str, str],
+    source: str,
+) -> list[Problem]:
+    """Check env values and bound input channels against the template; return the warnings (pure).
+
+    ``input_channels`` maps each bound input channel to the path of the argument that bound it. Raises
+    :class:`OperatorConfigError` with every error: an env value of the wrong type or outside ``choices``, a
+    changed non-adjustable variable, a channel the template does not have, a template input left unbound.
+    """
+    problems: list[Problem] = []
+    declared = {var.name: var for var in template.env}
+    for name, given in env.items():
+        var = declared.get(name)
+        shown = _redact(name, given.value)
+        if var is None:
+            problems.append(
+                Problem(
+                    path=given.path,
+                    message=f"{name} is not declared by template {template.identifier!r}; passed through",
+                    given=quote(name),
+                    allowed=", ".join(declared) or "(the template declares no env vars)",
+                    severity=Severity.WARNING,
+                )
+            )
+            continue
+        if not var.adjustable and given.value != var.value:
+            problems.append(
+                Problem(
+                    path=given.path,
+                    message=f"{name} is not adjustable in template {template.identifier!r}",
+                    given=shown,
+                    allowed="<redacted>" if shown == "<redacted>" else f"only {quote(var.value)}",
+                )
+            )
+            continue
+        found = check_env_value(given.value, var.type, var.choices)
+        if found is not None:
+            message, allowed = found
+            problems.append(
+                Problem(
+                    path=given.path,
+                    message=f"{name}: {message} (declared type {var.type.value})",
+                    given=shown,
+                    allowed=allowed,
+                )
+            )
+    inputs = [channel.name for channel in template.inputs]
+    for channel, path in input_channels.items():
+        if channel not in inputs:
+            hint = did_you_mean(channel, inputs)
+            problems.append(
+                Problem(
+                    path=path,
+                    message=f"template {template.identifier!r} has no input channel {channel!r}"
+                    + (f" (did you mean {hint!r}?)" if hint else ""),
+                    given=quote(channel),
+                    allowed=", ".join(quote(i) for i in inputs) or "(the template has no inputs)",
+                )
+            )
+    for channel in inputs:
+        if channel not in input_channels:
+            problems.append(
+                Problem(
+                    path="iochannel_maps",
+                    message=f"input channel {channel!r} of template {template.identifier!r} is not bound",
+                    allowed="an IOMapping(upstream_operator=..., upstream_output_channel=..., "
+                    f"input_channel={channel!r}) or inputs={{{channel!r}: ...}}",
+                )
+            )
+    if any(p.severity is Severity.ERROR for p in problems):
+        raise OperatorConfigError(source, problems)
+    return problems
+
+
+def outputs_from_status(status: Mapping[str, Any] | None) -> dict[str, dict[str, str]]:
+    """``status.outputs`` as ``{channel: {claimName, subPath} | {hostPath}}`` (pure)."""
+    out: dict[str, dict[str, str]] = {}
+    for entry in (status or {}).get("outputs") or []:
+        if isinstance(entry, Mapping) and entry.get("name"):
+            out[str(entry["name"])] = {k: str(v) for k, v in entry.items() if k != "name" and v is not None}
+    return out
+
+
+@dataclass(frozen=True)
+class UpstreamResult:
+    """What an upstream TaskRun operator pushed to XCom: its TaskRun and where its outputs went."""
+
+    task_id: str
+    taskrun: str
+    outputs: Mapping[str, Mapping[str, str]]
+
+
+def bind_inputs(
+    maps: Sequence[IOMapping], upstream: Mapping[str, UpstreamResult | None], *, source: str
+) -> list[dict[str, Any]]:
+    """``fromTaskRun`` input bindings for the iochannel maps (pure).
+
+    ``upstream`` maps each upstream task id to its XCom result (``None``: it has none, e.g. it did not run).
+    An output channel the upstream TaskRun did not produce is an error that lists the ones it did.
+    """
+    problems: list[Problem] = []
+    bindings: list[dict[str, Any]] = []
+    for index, mapping in enumerate(maps):
+        task_id = str(getattr(mapping.upstream_operator, "task_id", "?"))
+        result = upstream.get(task_id)
+        where = f"iochannel_maps[{index}]"
+        if result is None:
+            problems.append(
+                Problem(
+                    path=f"{where}.upstream_operator",
+                    message=f"upstream task {task_id!r} has no TaskRun result in XCom; it must run (and succeed) "
+                    "before this task: set it upstream (upstream >> this)",
+                    given=quote(task_id),
+                )
+            )
+            continue
+        if mapping.upstream_output_channel not in result.outputs:
+            hint = did_you_mean(mapping.upstream_output_channel, list(result.outputs))
+            problems.append(
+                Problem(
+                    path=f"{where}.upstream_output_channel",
+                    message=f"TaskRun {result.taskrun!r} of task {task_id!r} has no output channel "
+                    f"{mapping.upstream_output_channel!r}" + (f" (did you mean {hint!r}?)" if hint else ""),
+                    given=quote(mapping.upstream_output_channel),
+                    allowed=", ".join(quote(c) for c in result.outputs) or "(it has no outputs)",
+                )
+            )
+            continue
+        bindings.append(
+            {
+                "name": mapping.input_channel,
+                "fromTaskRun": {"name": result.taskrun, "output": mapping.upstream_output_channel},
+            }
+        )
+    seen: dict[str, int] = {}
+    for index, mapping in enumerate(maps):
+        if mapping.input_channel in seen:
+            problems.append(
+                Problem(
+                    path=f"iochannel_maps[{index}].input_channel",
+                    message=f"input channel {mapping.input_channel!r} is already bound by "
+                    f"iochannel_maps[{seen[mapping.input_channel]}]",
+                    given=quote(mapping.input_channel),
+                )
+            )
+        seen.setdefault(mapping.input_channel, index)
+    if problems:
+        raise OperatorConfigError(source, problems)
+    return bindings
+
+
+def credentials_secret_name(taskrun: str) -> str:
+    """The Secret holding the operator's registry credentials for one TaskRun (pure)."""
+    return f"{taskrun}-credentials"
+
+
+def build_credentials_secret(
+    *, taskrun: Mapping[str, Any], username: str, password: str, labels: Mapping[str, str]
+) -> dict[str, Any]:
+    """A Secret with ``username`` and ``password``, owned by the TaskRun so it is deleted with it (pure)."""
+    meta = taskrun["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": credentials_secret_name(meta["name"]),
+            "namespace": meta["namespace"],
+            "labels": dict(labels),
+            "ownerReferences": [
+                {
+                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "kind": "TaskRun",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": False,
+                    "blockOwnerDeletion": False,
+                }
+            ],
+        },
+        "stringData": {"username": username, "password": password},
+    }
+
+
+def build_taskrun(
+    *,
+    name: str,
+    namespace: str,
+    task_template: str,
+    image: str | None = None,
+    processing_container: str | None = None,
+    inputs: Sequence[Mapping[str, Any]] = (),
+    outputs: Sequence[Mapping[str, Any]] = (),
+    env: Mapping[str, str] | None = None,
+    command: Sequence[str] | None = None,
+    resources: Mapping[str, Any] | None = None,
+    image_pull_secrets: Sequence[str] = (),
+    with_credentials: bool = False,
+    timeout_seconds: int | None = None,
+    retries: Mapping[str, Any] | None = None,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The TaskRun object to create (pure). Exactly one of ``image`` and ``processing_container``."""
+    if (image is None) == (processing_container is None):
+        raise OperatorConfigError(
+            name,
+            [
+                Problem(
+                    path="image",
+                    message="give exactly one of image and processing_container",
+                    given="both" if image else "neither",
+                )
+            ],
+        )
+    spec: dict[str, Any] = {"taskTemplate": task_template}
+    if image is not None:
+        spec["image"] = image
+    else:
+        spec["processingContainerRef"] = {"name": processing_container}
+    if image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": s} for s in image_pull_secrets]
+    if with_credentials:
+        spec["registryCredentialsSecret"] = {"name": credentials_secret_name(name)}
+    if inputs:
+        spec["inputs"] = [dict(i) for i in inputs]
+    if outputs:
+        spec["outputs"] = [dict(o) for o in outputs]
+    if env:
+        spec["env"] = [{"name": k, "value": v} for k, v in env.items()]
+    if command is not None:
+        spec["command"] = list(command)
+    if resources:
+        spec["resources"] = {k: dict(v) for k, v in resources.items() if k in ("requests", "limits")}
+    if timeout_seconds is not None:
+        spec["timeoutSeconds"] = int(timeout_seconds)
+    if retries:
+        spec["retries"] = dict(retries)
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "TaskRun",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": dict(labels or {}),
+            "annotations": dict(annotations or {}),
+        },
+        "spec": spec,
+    }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A TaskRun's state as the Airflow operator sees it."""
+
+    finished: bool
+    succeeded: bool
+    reason: str
+    message: str
+
+    @property
+    def retryable(self) -> bool:
+        """Whether another Airflow try could help (not for an invalid spec, a failed upstream, a bad image)."""
+        return not self.succeeded and self.reason not in FINAL_REASONS
+
+
+def outcome(taskrun: Mapping[str, Any]) -> Outcome:
+    """Read the ``Succeeded`` condition (pure)."""
+    status = taskrun.get("status") or {}
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Succeeded":
+            state = cond.get("status")
+            return Outcome(
+                finished=state in ("True", "False"),
+                succeeded=state == "True",
+                reason=str(cond.get("reason") or status.get("reason") or ""),
+                message=str(cond.get("message") or ""),
+            )
+    return Outcome(finished=False, succeeded=False, reason=str(status.get("reason") or "Pending"), message="")

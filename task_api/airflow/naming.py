@@ -1,0 +1,47 @@
+"""Deterministic TaskRun names for Airflow task instances. Pure.
+
+A TaskRun made for an Airflow task instance is named from the instance's identity (``dag_id``, ``run_id``,
+``task_id``, ``map_index``) and its ``try_number``:
+
+* the same try always maps to the same name, so an ``execute`` that runs again for the same try (a worker
+  restart, a resumed deferral) finds its TaskRun instead of starting a second one;
+* a retry is a new try, so it gets a new TaskRun (and pods), while the failed attempt's TaskRun stays for
+  inspection;
+* the name is a DNS-1123 label of at most 63 characters (TaskRun names end up in pod labels), readable in
+  ``kubectl get taskruns``: ``<dag>-<task>-t<try>-<hash>``, the hash telling apart runs whose readable part was
+  cut or sanitised to the same text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+__all__ = ["MAX_NAME", "label_value", "taskrun_name"]
+
+MAX_NAME = 63
+_NOT_DNS = re.compile(r"[^a-z0-9-]+")
+_NOT_LABEL = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"-{2,}", "-", _NOT_DNS.sub("-", text.lower())).strip("-")
+
+
+def taskrun_name(*, dag_id: str, task_id: str, run_id: str, try_number: int, map_index: int = -1) -> str:
+    """The TaskRun name of one try of one task instance (pure).
+
+    ``dag_id="my-dag", task_id="get_data", try_number=1`` gives ``my-dag-get-data-t1-`` and ten hex digits.
+    """
+    identity = "\x1f".join([dag_id, run_id, task_id, str(map_index)])
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:10]
+    tail = f"-t{max(try_number, 0)}-{digest}"
+    readable = _slug(f"{dag_id}-{task_id}" + (f"-m{map_index}" if map_index >= 0 else "")) or "run"
+    readable = readable[: MAX_NAME - len(tail)].rstrip("-") or "run"
+    return f"{readable}{tail}"
+
+
+def label_value(text: str) -> str:
+    """``text`` made a valid label value (at most 63 of ``[A-Za-z0-9._-]``, alphanumeric at both ends). Pure."""
+    cleaned = _NOT_LABEL.sub("-", text)[:MAX_NAME]
+    return cleaned.strip("-._")

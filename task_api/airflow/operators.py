@@ -1,0 +1,466 @@
+"""``TaskRunOperator``: one Airflow task = one TaskRun on Kubernetes (I/O through :mod:`task_api.airflow.cluster`).
+
+``execute`` checks everything it can before creating anything (the DAG run's conf, env against the template's
+types/choices/adjustable, iochannel maps against the upstream TaskRuns' outputs), creates the TaskRun (and, for
+``registryUsername``/``registryPassword``, a credentials Secret owned by it), copies the pod's log into the task
+log while it waits — or defers to :class:`~task_api.airflow.triggers.TaskRunTrigger` — and returns where each
+output channel went (XCom ``return_value``: ``{"taskrun", "namespace", "outputs": {channel: location}}``).
+
+Failures (the exception tree)::
+
+    AirflowException
+    └── TaskRunFailed                 the TaskRun ended Failed/OOMKilled/TimedOut/Cancelled/PodDeleted,
+        │                             or was deleted; Airflow retries it (a new try is a new TaskRun)
+        └── TaskRunFailedFinal        (also AirflowFailException) InvalidSpec, UpstreamFailed,
+                                      ImageInspectionFailed, or bad operator arguments/conf: no retries
+
+``on_kill`` (task killed, cleared, timed out) deletes the TaskRun; its pods and Secrets are owned by it, so
+nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.log import mask_secret
+
+from task_api.airflow.build import (
+    EnvSource,
+    IOMapping,
+    OperatorConfigError,
+    Outcome,
+    UpstreamResult,
+    bind_inputs,
+    build_taskrun,
+    check_against_template,
+    env_list,
+    outcome,
+    outputs_from_status,
+    split_aliases,
+    user_config,
+)
+from task_api.airflow.cluster import TaskRunApi, TaskRunGone, TemplateLookupFailed
+from task_api.airflow.naming import label_value, taskrun_name
+from task_api.airflow.triggers import TaskRunTrigger
+from task_api.image import parse_reference
+from task_api.spec import Problem, Severity
+from task_api.spec.errors import TaskApiError
+
+__all__ = ["IOMapping", "TaskRunFailed", "TaskRunFailedFinal", "TaskRunOperator"]
+
+LABEL_DAG = "task-api.io/airflow-dag"
+LABEL_TASK = "task-api.io/airflow-task"
+LABEL_TRY = "task-api.io/airflow-try"
+ANNOTATION_RUN = "task-api.io/airflow-run-id"
+
+
+class TaskRunFailed(AirflowException):  # type: ignore[misc]  # Airflow is untyped for mypy here
+    """The TaskRun did not succeed; ``reason`` is its condition reason (OOMKilled, TimedOut, Failed, …)."""
+
+    def __init__(self, message: str, *, reason: str, taskrun: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.taskrun = taskrun
+
+
+class TaskRunFailedFinal(TaskRunFailed, AirflowFailException):  # type: ignore[misc]
+    """A failure another try cannot fix: the Airflow task fails without using its retries."""
+
+
+def _config_error(exc: TaskApiError, *, task_id: str) -> TaskRunFailedFinal:
+    return TaskRunFailedFinal(f"task {task_id}: {exc}", reason="InvalidSpec", taskrun="")
+
+
+class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped for mypy here
+    """Run a task template of a processing container as a TaskRun and wait for it.
+
+    :param image: the processing container image (or ``processing_container``: a ProcessingContainer's name).
+    :param task_template: the template identifier (the guide's ``taskTemplate``).
+    :param env: overrides, ``{"VAR": "value"}`` or ``[{"name": ..., "value": ...}]``.
+    :param command: replaces the template's command.
+    :param resources: ``{"requests": {...}, "limits": {...}}``, replacing the template's values key by key.
+    :param iochannel_maps: :class:`IOMapping` list binding input channels to upstream outputs.
+    :param inputs: other input bindings, ``{channel: {"persistentVolumeClaim": {...}} | {"hostPath": {...}}}``.
+    :param outputs: output bindings (unbound outputs go to the workspace claim).
+    :param namespace: where the TaskRun runs (default ``$TASK_API_NAMESPACE``, else the kubeconfig's).
+    :param image_pull_secrets: dockerconfigjson Secrets (default ``$TASK_API_IMAGE_PULL_SECRETS``, comma list).
+    :param registry_url: the guide's ``registryUrl``; must be the image's registry when given.
+    :param registry_username: with ``registry_password``: a credentials Secret owned by the TaskRun is made.
+    :param timeout_seconds: per attempt (the pod's activeDeadlineSeconds).
+    :param taskrun_retries: the TaskRun's own retry policy, e.g. ``{"limit": 2, "memoryFactor": 2}``.
+    :param deferrable: wait in the triggerer instead of a worker slot (the log is copied at the end).
+    :param poll_interval: seconds between status reads.
+    :param kubeconfig: kubeconfig path (default ``$KUBECONFIG``, in-cluster, ``~/.kube/config``).
+    """
+
+    template_fields: Sequence[str] = ("image", "task_template", "env", "command", "namespace")
+    ui_color = "#d6e9f8"
+
+    def __init__(
+        self,
+        *,
+        image: str | None = None,
+        task_template: str | None = None,
+        processing_container: str | None = None,
+        env: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        command: Sequence[str] | None = None,
+        resources: Mapping[str, Any] | None = None,
+        iochannel_maps: Sequence[IOMapping] | None = None,
+        inputs: Mapping[str, Mapping[str, Any]] | None = None,
+        outputs: Mapping[str, Mapping[str, Any]] | None = None,
+        namespace: str | None = None,
+        image_pull_secrets: Sequence[str] | None = None,
+        registry_url: str | None = None,
+        registry_username: str | None = None,
+        registry_password: str | None = None,
+        timeout_seconds: int | None = None,
+        taskrun_retries: Mapping[str, Any] | None = None,
+        deferrable: bool = False,
+        poll_interval: float = 1.0,
+        kubeconfig: str | None = None,
+        cluster_context: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        source = f"{type(self).__name__}(task_id={kwargs.get('task_id')!r})"
+        explicit: dict[str, Any] = {
+            "task_template": task_template,
+            "registry_url": registry_url,
+            "registry_username": registry_username,
+            "registry_password": registry_password,
+            "image_pull_secrets": image_pull_secrets,
+            "iochannel_maps": iochannel_maps,
+        }
+        for name, value in split_aliases(kwargs, source=source).items():
+            if explicit.get(name) is not None:
+                raise OperatorConfigError(
+                    source, [_problem(name, f"given twice: as {name} and by its camelCase alias")]
+                )
+            explicit[name] = value
+        super().__init__(**kwargs)
+        self.image = image
+        self.processing_container = processing_container
+        self.task_template = explicit["task_template"]
+        self.env = env
+        self.command = list(command) if command is not None else None
+        self.resources = dict(resources) if resources else None
+        self.iochannel_maps = list(explicit["iochannel_maps"] or [])
+        self.inputs = dict(inputs or {})
+        self.outputs = dict(outputs or {})
+        self.namespace = namespace
+        self.image_pull_secrets = explicit["image_pull_secrets"]
+        self.registry_url = explicit["registry_url"]
+        self.registry_username = explicit["registry_username"]
+        # Not a template field and not in repr: the password must not reach serialised DAGs or logs.
+        self._registry_password: str | None = explicit["registry_password"]
+        self.timeout_seconds = timeout_seconds
+        self.taskrun_retries = dict(taskrun_retries) if taskrun_retries else None
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.kubeconfig = kubeconfig
+        self.cluster_context = cluster_context
+        self._running: tuple[str, str] | None = None
+        self._check_arguments(source)
+
+    # ------------------------------------------------------------------ checks at DAG parse time
+
+    def _check_arguments(self, source: str) -> None:
+        problems = []
+        if not self.task_template:
+            problems.append(_problem("task_template", "required (the guide's taskTemplate)"))
+        if (self.image is None) == (self.processing_container is None):
+            problems.append(_problem("image", "give exactly one of image and processing_container"))
+        if (self.registry_username is None) != (self._registry_password is None):
+            problems.append(_problem("registry_username", "registryUsername and registryPassword go together"))
+        if self.registry_username is not None and self.image is None:
+            problems.append(_problem("registry_username", "registry credentials need image"))
+        if self.registry_url and self.image and "{{" not in self.image:
+            try:
+                host = parse_reference(self.image).registry
+            except TaskApiError as exc:
+                problems.append(_problem("image", str(exc)))
+            else:
+                wanted = self.registry_url.split("://", 1)[-1].rstrip("/")
+                if wanted != host:
+                    problems.append(
+                        _problem("registry_url", f"the image is in registry {host!r}, not {wanted!r}", given=wanted)
+                    )
+        for index, mapping in enumerate(self.iochannel_maps):
+            where = f"iochannel_maps[{index}]"
+            missing = [
+                attr
+                for attr in ("upstream_operator", "upstream_output_channel", "input_channel")
+                if not hasattr(mapping, attr)
+            ]
+            if missing:
+                problems.append(
+                    _problem(where, f"not an IOMapping (lacks {', '.join(missing)})", given=type(mapping).__name__)
+                )
+                continue
+            upstream = mapping.upstream_operator
+            if not isinstance(upstream, TaskRunOperator):
+                problems.append(
+                    _problem(
+                        f"{where}.upstream_operator",
+                        "must be a TaskRun operator (TaskRunOperator or KaapanaTaskOperator): only those "
+                        "publish their output channels",
+                        given=f"{type(upstream).__name__}({getattr(upstream, 'task_id', upstream)!r})",
+                    )
+                )
+        if problems:
+            raise OperatorConfigError(source, problems)
+
+    # ------------------------------------------------------------------ execute
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        """I/O: check, create the TaskRun, follow it (or defer), return where the outputs went."""
+        if self._registry_password:
+            mask_secret(self._registry_password)
+        ti = context["ti"]
+        namespace = self._namespace()
+        name = taskrun_name(
+            dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, try_number=ti.try_number,
+            map_index=getattr(ti, "map_index", -1),
+        )  # fmt: skip
+        try:
+            body, env_sources = self._build(context, namespace=namespace, name=name)
+        except TaskApiError as exc:
+            raise _config_error(exc, task_id=self.task_id) from None
+        self._running = (namespace, name)
+        try:
+            if self.deferrable:
+                created = asyncio.run(self._submit(body, env_sources))
+                self.log.info("TaskRun %s/%s %s; deferring", namespace, name, "created" if created else "exists")
+                self.defer(
+                    trigger=TaskRunTrigger(
+                        namespace=namespace, name=name, poll_interval=self.poll_interval,
+                        kubeconfig=self.kubeconfig, cluster_context=self.cluster_context,
+                    ),
+                    method_name="execute_complete",
+                )  # fmt: skip
+            run = asyncio.run(self._submit_and_wait(body, env_sources))
+        except TaskRunGone as exc:
+            raise TaskRunFailed(f"{exc} (task killed or cleared?)", reason="Deleted", taskrun=name) from None
+        except TaskApiError as exc:
+            raise _config_error(exc, task_id=self.task_id) from None
+        return self._finish(context, run)
+
+    def execute_complete(self, context: Any, event: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """I/O: resumed after the trigger fired: copy the attempts' logs, then decide as ``execute`` does."""
+        event = dict(event or {})
+        namespace = str(event.get("namespace") or self._namespace())
+        name = str(event.get("name") or "")
+        self._running = (namespace, name)
+        if event.get("status") == "gone":
+            raise TaskRunFailed(f"TaskRun {namespace}/{name} was deleted", reason="Deleted", taskrun=name)
+        if event.get("status") != "finished":
+            raise TaskRunFailed(
+                f"waiting for TaskRun {namespace}/{name} failed: {event.get('message')}", reason="Error", taskrun=name
+            )
+        run = asyncio.run(self._collect(namespace, name))
+        if run is None:
+            raise TaskRunFailed(f"TaskRun {namespace}/{name} was deleted", reason="Deleted", taskrun=name)
+        return self._finish(context, run)
+
+    def on_kill(self) -> None:
+        """I/O: delete this try's TaskRun (its pods and Secrets go with it)."""
+        if self._running is None:
+            return
+        namespace, name = self._running
+
+        async def delete() -> bool:
+            async with self._api() as api:
+                return await api.delete_taskrun(namespace, name)
+
+        # on_kill runs in a signal handler, possibly while execute's event loop runs on this very thread:
+        # a fresh loop in another thread is the only place a coroutine can run now.
+        result: list[bool] = []
+        worker = threading.Thread(target=lambda: result.append(asyncio.run(delete())), daemon=True)
+        worker.start()
+        worker.join(timeout=30)
+        self.log.info("on_kill: TaskRun %s/%s %s", namespace, name, "deleted" if result and result[0] else "gone")
+
+    # ------------------------------------------------------------------ steps
+
+    def _api(self) -> TaskRunApi:
+        return TaskRunApi.connect(kubeconfig=self.kubeconfig, context=self.cluster_context)
+
+    def _namespace(self) -> str:
+        if self.namespace:
+            return str(self.namespace)
+        if os.environ.get("TASK_API_NAMESPACE"):
+            return os.environ["TASK_API_NAMESPACE"]
+        return self._api().access.namespace
+
+    def _pull_secrets(self) -> list[str]:
+        if self.image_pull_secrets is not None:
+            return list(self.image_pull_secrets)
+        return [s.strip() for s in os.environ.get("TASK_API_IMAGE_PULL_SECRETS", "").split(",") if s.strip()]
+
+    def _build(self, context: Any, *, namespace: str, name: str) -> tuple[dict[str, Any], dict[str, EnvSource]]:
+        """Pure apart from XCom reads: the TaskRun body and where each env value came from."""
+        ti = context["ti"]
+        source = f"DAG {ti.dag_id} task {ti.task_id}"
+        conf = getattr(context.get("dag_run"), "conf", None) or {}
+        user = user_config(conf, self.task_id)
+        env: dict[str, EnvSource] = {}
+        for key, value in env_list(self.env, path="env", source=source).items():
+            env[key] = EnvSource(value, f"env.{key}")
+        for key, value in user.env.items():
+            env[key] = EnvSource(value, f"conf.task_form.{self.task_id}.{key}")
+        upstream: dict[str, UpstreamResult | None] = {}
+        for mapping in self.iochannel_maps:
+            task_id = mapping.upstream_operator.task_id
+            pulled = ti.xcom_pull(task_ids=task_id)
+            upstream[task_id] = (
+                UpstreamResult(task_id=task_id, taskrun=str(pulled["taskrun"]), outputs=dict(pulled["outputs"]))
+                if isinstance(pulled, Mapping) and "taskrun" in pulled
+                else None
+            )
+        inputs = bind_inputs(self.iochannel_maps, upstream, source=source)
+        inputs += [{"name": channel, **dict(src)} for channel, src in self.inputs.items()]
+        outputs = [{"name": channel, **dict(dst)} for channel, dst in self.outputs.items()]
+        labels = {
+            LABEL_DAG: label_value(ti.dag_id),
+            LABEL_TASK: label_value(ti.task_id),
+            LABEL_TRY: str(ti.try_number),
+        }
+        body = build_taskrun(
+            name=name,
+            namespace=namespace,
+            task_template=str(self.task_template),
+            image=self.image,
+            processing_container=self.processing_container,
+            inputs=inputs,
+            outputs=outputs,
+            env={k: v.value for k, v in env.items()},
+            command=user.command if user.command is not None else self.command,
+            resources=self.resources,
+            image_pull_secrets=self._pull_secrets(),
+            with_credentials=self.registry_username is not None,
+            timeout_seconds=self.timeout_seconds,
+            retries=self.taskrun_retries,
+            labels={k: v for k, v in labels.items() if v},
+            annotations={
+                "task-api.io/airflow-dag-id": ti.dag_id,
+                "task-api.io/airflow-task-id": ti.task_id,
+                ANNOTATION_RUN: ti.run_id,
+            },
+        )
+        return body, env
+
+    async def _check_template(self, api: TaskRunApi, body: Mapping[str, Any], env: dict[str, EnvSource]) -> None:
+        """I/O: read the template and check env and channels against it before anything is created."""
+        spec = body["spec"]
+        namespace = body["metadata"]["namespace"]
+        try:
+            template = await api.template(
+                namespace=namespace,
+                task_template=spec["taskTemplate"],
+                image=spec.get("image"),
+                processing_container=(spec.get("processingContainerRef") or {}).get("name"),
+                username=self.registry_username,
+                password=self._registry_password,
+                image_pull_secrets=[s["name"] for s in spec.get("imagePullSecrets") or []],
+            )
+        except TemplateLookupFailed as exc:
+            if not exc.transient:
+                raise
+            self.log.warning("cannot read the task template now (%s); the Kubernetes operator will check it", exc)
+            return
+        bound = {}
+        for index, mapping in enumerate(self.iochannel_maps):
+            bound[mapping.input_channel] = f"iochannel_maps[{index}].input_channel"
+        for channel in self.inputs:
+            bound[channel] = f"inputs.{channel}"
+        source = f"{self.dag_id}.{self.task_id}"
+        warnings = check_against_template(template, env=env, input_channels=bound, source=source)
+        for warning in warnings:
+            if warning.severity is Severity.WARNING:
+                self.log.warning("%s", warning.format(source))
+
+    async def _submit(self, body: Mapping[str, Any], env: dict[str, EnvSource]) -> bool:
+        async with self._api() as api:
+            return await self._create(api, body, env)
+
+    async def _create(self, api: TaskRunApi, body: Mapping[str, Any], env: dict[str, EnvSource]) -> bool:
+        meta = body["metadata"]
+        existing = await api.get_taskrun(meta["namespace"], meta["name"])
+        if existing is None:
+            await self._check_template(api, body, env)
+        run, created = await api.create_taskrun(body)
+        if self.registry_username is not None and self._registry_password is not None:
+            await api.ensure_credentials_secret(
+                run, username=self.registry_username, password=self._registry_password, labels=meta["labels"]
+            )
+        if created:
+            # Only names: env values may be secrets, and the log is read by everyone who can see the DAG.
+            self.log.info(
+                "created TaskRun %s/%s (template %s)", meta["namespace"], meta["name"], body["spec"]["taskTemplate"]
+            )
+        else:
+            self.log.info("TaskRun %s/%s exists (this try ran before): following it", meta["namespace"], meta["name"])
+        return created
+
+    async def _submit_and_wait(self, body: Mapping[str, Any], env: dict[str, EnvSource]) -> dict[str, Any]:
+        meta = body["metadata"]
+        async with self._api() as api:
+            await self._create(api, body, env)
+            return await api.wait(
+                meta["namespace"], meta["name"], emit=self._emitter(meta["name"]), poll_interval=self.poll_interval
+            )
+
+    def _emitter(self, name: str) -> Callable[[str], None]:
+        def emit(line: str) -> None:
+            self.log.info("[%s] %s", name, line)
+
+        return emit
+
+    async def _collect(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """I/O: the finished TaskRun, its attempts' logs copied into the task log."""
+        async with self._api() as api:
+            run = await api.get_taskrun(namespace, name)
+            if run is None:
+                return None
+            attempts = int((run.get("status") or {}).get("attempts") or 0)
+            emit = self._emitter(name)
+            for attempt in range(1, attempts + 1):
+                pod = f"{name}-a{attempt}"
+                text = await api.read_logs(namespace, pod)
+                emit(f"--- attempt {attempt} (pod {pod}) ---")
+                for line in (text or "(no log: the pod is gone)").splitlines():
+                    emit(line)
+            return run
+
+    def _finish(self, context: Any, run: Mapping[str, Any]) -> dict[str, Any]:
+        meta = run["metadata"]
+        status = run.get("status") or {}
+        result: Outcome = outcome(run)
+        if not result.succeeded:
+            details = [f"TaskRun {meta['namespace']}/{meta['name']} {result.reason}: {result.message}".rstrip(": ")]
+            if status.get("exitCode") is not None:
+                details.append(f"exit code {status['exitCode']}")
+            if result.reason == "OOMKilled" and status.get("memory"):
+                details.append(f"memory limit {status['memory'].get('limit')}")
+            if status.get("attempts"):
+                details.append(f"{status['attempts']} attempt(s)")
+            kind = TaskRunFailed if result.retryable else TaskRunFailedFinal
+            raise kind("; ".join(details), reason=result.reason, taskrun=meta["name"])
+        outputs = outputs_from_status(status)
+        self.log.info(
+            "TaskRun %s/%s succeeded in %s; outputs: %s",
+            meta["namespace"],
+            meta["name"],
+            status.get("duration"),
+            outputs,
+        )
+        return {"taskrun": meta["name"], "namespace": meta["namespace"], "outputs": outputs}
+
+
+def _problem(path: str, message: str, *, given: str | None = None) -> Problem:
+    return Problem(path=path, message=message, given=given)

@@ -1,0 +1,5 @@
+"""Compatibility with the original Task API guide's import path.
+
+``from task_api_operator.KaapanaTaskOperator import KaapanaTaskOperator, IOMapping`` works as the guide writes it;
+the operator is :class:`task_api.airflow.TaskRunOperator` under the guide's name.
+"""

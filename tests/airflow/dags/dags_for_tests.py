@@ -1,0 +1,65 @@
+"""DAGs for tests/airflow (copied into a temporary DAGS_FOLDER with examples/04-airflow/dags).
+
+The image comes from ``TASK_API_EXAMPLE_IMAGE`` (the example image the tests push to the test bed registry).
+"""
+
+import os
+
+from airflow.sdk import DAG
+
+from task_api.airflow import IOMapping, TaskRunOperator
+
+IMAGE = os.environ.get("TASK_API_EXAMPLE_IMAGE", "127.0.0.1:5000/examples/airflow:e2e")
+
+# A task whose container exits 1: the Airflow task fails with the TaskRun's reason; its downstream does not run.
+with DAG("tr-fail", schedule=None) as fail_dag:
+    get = TaskRunOperator(task_id="get", image=IMAGE, task_template="download-from-url")
+    crash = TaskRunOperator(
+        task_id="crash",
+        image=IMAGE,
+        task_template="my-algorithm",
+        env={"FAIL": "true"},
+        iochannel_maps=[IOMapping(get, "downloads", "inputs")],
+    )
+    after = TaskRunOperator(
+        task_id="after",
+        image=IMAGE,
+        task_template="send-to-minio",
+        iochannel_maps=[IOMapping(crash, "results", "inputs")],
+    )
+    get >> crash >> after
+
+# Deferred waiting: both tasks hand their wait to TaskRunTrigger.
+with DAG("tr-deferred", schedule=None) as deferred_dag:
+    d_get = TaskRunOperator(task_id="get", image=IMAGE, task_template="download-from-url", deferrable=True)
+    d_proc = TaskRunOperator(
+        task_id="proc",
+        image=IMAGE,
+        task_template="my-algorithm",
+        deferrable=True,
+        iochannel_maps=[IOMapping(d_get, "downloads", "inputs")],
+    )
+    d_get >> d_proc
+
+# A long task to kill: SLEEP comes from the run's conf.
+with DAG("tr-slow", schedule=None) as slow_dag:
+    s_get = TaskRunOperator(task_id="get", image=IMAGE, task_template="download-from-url")
+    s_proc = TaskRunOperator(
+        task_id="proc",
+        image=IMAGE,
+        task_template="my-algorithm",
+        iochannel_maps=[IOMapping(s_get, "downloads", "inputs")],
+    )
+    s_get >> s_proc
+
+# Registry credentials given to the operator (the guide's registryUsername/registryPassword), no pull secret.
+with DAG("tr-credentials", schedule=None) as credentials_dag:
+    TaskRunOperator(
+        task_id="get",
+        image=IMAGE,
+        taskTemplate="download-from-url",
+        registryUrl=IMAGE.split("/", 1)[0],
+        registryUsername=os.environ.get("TEST_REGISTRY_USER", "user"),
+        registryPassword=os.environ.get("TEST_REGISTRY_PASSWORD", "password"),
+        image_pull_secrets=[],
+    )

@@ -1,0 +1,298 @@
+"""Pure unit tests of what the Airflow operator decides before it talks to a cluster (no Airflow, no I/O)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from task_api.airflow.build import (
+    EnvSource,
+    IOMapping,
+    OperatorConfigError,
+    UpstreamResult,
+    bind_inputs,
+    build_credentials_secret,
+    build_taskrun,
+    check_against_template,
+    outcome,
+    outputs_from_status,
+    split_aliases,
+    user_config,
+)
+from task_api.airflow.naming import label_value, taskrun_name
+from task_api.spec import Severity, TaskTemplate
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+class TestNames:
+    @pytest.mark.parametrize(
+        ("dag_id", "task_id", "run_id"),
+        [
+            ("my-dag", "get_data", "manual__2024-01-01T00:00:00+00:00"),
+            ("Upper.Case DAG", "Task.With.Dots", "scheduled__x"),
+            ("d" * 200, "t" * 200, "r"),
+            ("___", "---", "run"),
+            ("dag", "task ünïcode", "run"),
+        ],
+    )
+    def test_names_are_dns_labels_of_at_most_63(self, dag_id: str, task_id: str, run_id: str) -> None:
+        name = taskrun_name(dag_id=dag_id, task_id=task_id, run_id=run_id, try_number=12)
+        assert len(name) <= 63
+        assert DNS_LABEL.match(name), name
+        assert "-t12-" in name
+
+    def test_same_try_same_name_new_try_new_name(self) -> None:
+        first = taskrun_name(dag_id="dag", task_id="task", run_id="run", try_number=1)
+        assert first == taskrun_name(dag_id="dag", task_id="task", run_id="run", try_number=1)
+        assert first != taskrun_name(dag_id="dag", task_id="task", run_id="run", try_number=2)
+
+    @pytest.mark.parametrize(
+        "other",
+        [
+            {"dag_id": "dag", "task_id": "task", "run_id": "run2"},
+            {"dag_id": "dag", "task_id": "task_", "run_id": "run"},  # sanitises to the same readable part
+            {"dag_id": "dag", "task_id": "task", "run_id": "run", "map_index": 3},
+        ],
+    )
+    def test_different_instances_differ(self, other: dict[str, Any]) -> None:
+        base = taskrun_name(dag_id="dag", task_id="task", run_id="run", try_number=1)
+        assert taskrun_name(**other, try_number=1) != base
+
+    def test_long_names_keep_the_hash(self) -> None:
+        a = taskrun_name(dag_id="d" * 80, task_id="a", run_id="r", try_number=1)
+        b = taskrun_name(dag_id="d" * 80, task_id="b", run_id="r", try_number=1)
+        assert a != b and len(a) == len(b) == 63
+
+    @pytest.mark.parametrize(("text", "want"), [("a b", "a-b"), ("-x-", "x"), ("ok.1_2", "ok.1_2"), ("é" * 70, "")])
+    def test_label_values(self, text: str, want: str) -> None:
+        assert label_value(text) == want
+
+
+class TestAliases:
+    def test_guide_names_map_to_snake_case_and_leave_the_rest(self) -> None:
+        kwargs: dict[str, Any] = {
+            "task_id": "t",
+            "taskTemplate": "x",
+            "registryUrl": "r",
+            "registryUsername": "u",
+            "registryPassword": "p",
+        }
+        found = split_aliases(kwargs)
+        assert found == {
+            "task_template": "x",
+            "registry_url": "r",
+            "registry_username": "u",
+            "registry_password": "p",
+        }
+        assert kwargs == {"task_id": "t"}
+
+    def test_both_spellings_is_an_error(self) -> None:
+        with pytest.raises(OperatorConfigError, match="taskTemplate and task_template are the same argument"):
+            split_aliases({"taskTemplate": "a", "task_template": "b"})
+
+
+TEMPLATE = TaskTemplate.model_validate(
+    {
+        "identifier": "algo",
+        "env": [
+            {"name": "MODE", "value": "upper", "choices": ["upper", "copy"]},
+            {"name": "N", "value": 1, "type": "int"},
+            {"name": "FIXED", "value": "a", "adjustable": False},
+        ],
+        "inputs": [{"name": "inputs", "mounted_path": "/in"}],
+        "outputs": [{"name": "results", "mounted_path": "/out"}],
+    }
+)
+
+
+class TestUserConfig:
+    @pytest.mark.parametrize(
+        ("form", "env"),
+        [
+            ({"env": [{"name": "A", "value": "1"}]}, {"A": "1"}),
+            ({"env": {"A": 2, "B": True}}, {"A": "2", "B": "true"}),
+            ({"A": "guide-form"}, {"A": "guide-form"}),
+            ({}, {}),
+        ],
+    )
+    def test_env_forms(self, form: dict[str, Any], env: dict[str, str]) -> None:
+        assert user_config({"task_form": {"t": form}}, "t").env == env
+
+    def test_other_tasks_and_missing_conf_are_ignored(self) -> None:
+        assert user_config({"task_form": {"other": {"A": "1"}}}, "t").env == {}
+        assert user_config(None, "t").env == {}
+
+    @pytest.mark.parametrize(
+        ("form", "message"),
+        [
+            ({"nested": {"x": 1}}, "task_form.t.nested: unknown key"),
+            ({"env": [{"name": "A"}]}, "task_form.t.env[0]: an env entry needs name and value"),
+            ({"env": {"1BAD": "x"}}, "task_form.t.env.1BAD: not a valid variable name"),
+            ({"command": "ls"}, "task_form.t.command: must be a list of strings"),
+            ({"env": "A=1"}, "task_form.t.env: env must be a mapping"),
+        ],
+    )
+    def test_bad_forms_name_the_path(self, form: dict[str, Any], message: str) -> None:
+        with pytest.raises(OperatorConfigError) as caught:
+            user_config({"task_form": {"t": form}}, "t")
+        assert message in str(caught.value)
+        assert str(caught.value).startswith("DAG run conf: ")
+
+
+class TestTemplateChecks:
+    def test_good_values_pass_and_unknown_vars_warn(self) -> None:
+        warnings = check_against_template(
+            TEMPLATE,
+            env={"MODE": EnvSource("copy", "env.MODE"), "EXTRA": EnvSource("1", "env.EXTRA")},
+            input_channels={"inputs": "iochannel_maps[0].input_channel"},
+            source="dag.task",
+        )
+        assert [w.severity for w in warnings] == [Severity.WARNING]
+        assert "EXTRA is not declared" in warnings[0].message
+
+    def test_every_error_is_reported_with_its_path(self) -> None:
+        with pytest.raises(OperatorConfigError) as caught:
+            check_against_template(
+                TEMPLATE,
+                env={
+                    "MODE": EnvSource("shout", "conf.task_form.t.MODE"),
+                    "N": EnvSource("x", "env.N"),
+                    "FIXED": EnvSource("b", "env.FIXED"),
+                },
+                input_channels={"input": "iochannel_maps[0].input_channel"},
+                source="dag.task",
+            )
+        text = str(caught.value)
+        assert 'dag.task: conf.task_form.t.MODE: MODE: not one of the choices (declared type string) (given "shout"; allowed "upper", "copy")' in text  # fmt: skip
+        assert "env.N: N: not an integer" in text
+        assert "env.FIXED: FIXED is not adjustable" in text
+        assert "iochannel_maps[0].input_channel: template 'algo' has no input channel 'input' (did you mean 'inputs'?)" in text  # fmt: skip
+        assert "input channel 'inputs' of template 'algo' is not bound" in text
+
+    def test_secret_values_are_redacted(self) -> None:
+        template = TaskTemplate.model_validate(
+            {"identifier": "x", "env": [{"name": "API_TOKEN", "value": "a", "choices": ["a", "b"]}]}
+        )
+        with pytest.raises(OperatorConfigError) as caught:
+            check_against_template(
+                template, env={"API_TOKEN": EnvSource("s3cr3t", "env.API_TOKEN")}, input_channels={}, source="s"
+            )
+        assert "s3cr3t" not in str(caught.value) and "<redacted>" in str(caught.value)
+
+
+@dataclass
+class FakeUpstream:
+    """Stands in for an upstream operator object: bind_inputs reads only its task_id."""
+
+    task_id: str
+
+
+class TestBindInputs:
+    def test_mapping_becomes_from_taskrun(self) -> None:
+        up = FakeUpstream("get")
+        result = UpstreamResult("get", "run-get", {"downloads": {"claimName": "ws", "subPath": "p"}})
+        bindings = bind_inputs([IOMapping(up, "downloads", "inputs")], {"get": result}, source="s")
+        assert bindings == [{"name": "inputs", "fromTaskRun": {"name": "run-get", "output": "downloads"}}]
+
+    def test_unknown_upstream_channel_lists_the_real_ones(self) -> None:
+        result = UpstreamResult("get", "run-get", {"downloads": {}})
+        with pytest.raises(OperatorConfigError) as caught:
+            bind_inputs([IOMapping(FakeUpstream("get"), "download", "inputs")], {"get": result}, source="s")
+        assert "iochannel_maps[0].upstream_output_channel" in str(caught.value)
+        assert "(did you mean 'downloads'?)" in str(caught.value)
+        assert 'allowed "downloads"' in str(caught.value)
+
+    def test_upstream_without_result_and_duplicate_channels(self) -> None:
+        maps = [IOMapping(FakeUpstream("a"), "x", "in"), IOMapping(FakeUpstream("b"), "y", "in")]
+        with pytest.raises(OperatorConfigError) as caught:
+            bind_inputs(maps, {"a": UpstreamResult("a", "ra", {"x": {}}), "b": None}, source="s")
+        text = str(caught.value)
+        assert "upstream task 'b' has no TaskRun result in XCom" in text
+        assert "iochannel_maps[1].input_channel: input channel 'in' is already bound by iochannel_maps[0]" in text
+
+
+class TestBody:
+    def test_full_body(self) -> None:
+        body = build_taskrun(
+            name="run-1",
+            namespace="ns",
+            task_template="algo",
+            image="reg/x:1",
+            inputs=[{"name": "inputs", "fromTaskRun": {"name": "up", "output": "o"}}],
+            env={"MODE": "copy"},
+            command=["sh", "-c", "true"],
+            resources={"limits": {"memory": "1Gi"}, "bogus": {}},
+            image_pull_secrets=["pull"],
+            with_credentials=True,
+            timeout_seconds=60,
+            retries={"limit": 1},
+            labels={"l": "v"},
+            annotations={"a": "b"},
+        )
+        assert body == {
+            "apiVersion": "task-api.io/v1alpha1",
+            "kind": "TaskRun",
+            "metadata": {"name": "run-1", "namespace": "ns", "labels": {"l": "v"}, "annotations": {"a": "b"}},
+            "spec": {
+                "taskTemplate": "algo",
+                "image": "reg/x:1",
+                "imagePullSecrets": [{"name": "pull"}],
+                "registryCredentialsSecret": {"name": "run-1-credentials"},
+                "inputs": [{"name": "inputs", "fromTaskRun": {"name": "up", "output": "o"}}],
+                "env": [{"name": "MODE", "value": "copy"}],
+                "command": ["sh", "-c", "true"],
+                "resources": {"limits": {"memory": "1Gi"}},
+                "timeoutSeconds": 60,
+                "retries": {"limit": 1},
+            },
+        }
+
+    def test_processing_container_ref_and_the_one_of_rule(self) -> None:
+        body = build_taskrun(name="r", namespace="ns", task_template="t", processing_container="pc")
+        assert body["spec"] == {"taskTemplate": "t", "processingContainerRef": {"name": "pc"}}
+        with pytest.raises(OperatorConfigError, match="exactly one of image and processing_container"):
+            build_taskrun(name="r", namespace="ns", task_template="t")
+
+    def test_credentials_secret_is_owned_by_the_taskrun(self) -> None:
+        run = {"metadata": {"name": "r", "namespace": "ns", "uid": "u-1"}}
+        secret = build_credentials_secret(taskrun=run, username="me", password="pw", labels={"x": "y"})
+        assert secret["metadata"]["name"] == "r-credentials"
+        assert secret["metadata"]["ownerReferences"][0] | {} == {
+            "apiVersion": "task-api.io/v1alpha1",
+            "kind": "TaskRun",
+            "name": "r",
+            "uid": "u-1",
+            "controller": False,
+            "blockOwnerDeletion": False,
+        }
+        assert secret["stringData"] == {"username": "me", "password": "pw"}
+
+
+class TestOutcome:
+    @pytest.mark.parametrize(
+        ("cond", "finished", "succeeded", "retryable"),
+        [
+            ({"status": "True", "reason": "Succeeded"}, True, True, False),
+            ({"status": "False", "reason": "OOMKilled"}, True, False, True),
+            ({"status": "False", "reason": "TimedOut"}, True, False, True),
+            ({"status": "False", "reason": "Failed"}, True, False, True),
+            ({"status": "False", "reason": "InvalidSpec"}, True, False, False),
+            ({"status": "False", "reason": "UpstreamFailed"}, True, False, False),
+            ({"status": "Unknown", "reason": "Running"}, False, False, True),
+        ],
+    )
+    def test_reasons(self, cond: dict[str, str], finished: bool, succeeded: bool, retryable: bool) -> None:
+        result = outcome({"status": {"conditions": [{"type": "Succeeded", **cond}]}})
+        assert (result.finished, result.succeeded, result.retryable) == (finished, succeeded, retryable)
+        assert result.reason == cond["reason"]
+
+    def test_no_status_is_pending(self) -> None:
+        assert outcome({}).finished is False and outcome({}).reason == "Pending"
+
+    def test_outputs(self) -> None:
+        status = {"outputs": [{"name": "o", "claimName": "ws", "subPath": "p", "hostPath": None}, {"x": 1}]}
+        assert outputs_from_status(status) == {"o": {"claimName": "ws", "subPath": "p"}}
