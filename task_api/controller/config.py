@@ -35,7 +35,7 @@ class OperatorConfig:
     #: Upper bound for memory computed by scale rules or grown after OOM kills, in bytes.
     max_memory_bytes: int = 16 * 1024**3
     #: Concurrent reconciles.
-    workers: int = 16
+    workers: int = 32
     #: Port of the HTTP listener: Prometheus /metrics, /healthz (liveness) and /readyz (readiness).
     metrics_port: int = 8080
     #: How long a TaskRun waits for a ``fromTaskRun`` upstream that does not exist yet before it fails.
@@ -63,7 +63,7 @@ class OperatorConfig:
         except ValueError as exc:
             raise ConfigError(f"TASK_API_MAX_MEMORY: {exc}") from None
         try:
-            workers = int(env.get("TASK_API_WORKERS", "16"))
+            workers = int(env.get("TASK_API_WORKERS", "32"))
             grace = float(env.get("TASK_API_UPSTREAM_GRACE_SECONDS", "300"))
             port = int(env.get("TASK_API_METRICS_PORT", "8080"))
         except ValueError as exc:

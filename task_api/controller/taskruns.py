@@ -15,9 +15,10 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from task_api.controller.config import OperatorConfig
 from task_api.controller.metrics import Metrics
@@ -86,6 +87,19 @@ class Halt(Exception):
         self.fields = dict(fields or {})
 
 
+#: The resourceVersions the current reconcile's status writes produced (set per worker task by the work loop, so
+#: the watch events echoing them can be recognised and ignored).
+WRITTEN_VERSIONS: ContextVar[list[str] | None] = ContextVar("WRITTEN_VERSIONS", default=None)
+
+
+@dataclass(frozen=True)
+class PodHint:
+    """The latest copy of a run's pod seen by the pod watch (``pod`` None: the watch saw it deleted)."""
+
+    name: str
+    pod: Mapping[str, Any] | None
+
+
 @dataclass
 class Result:
     """What the work loop should do next with this key."""
@@ -129,8 +143,9 @@ class TaskRunReconciler:
 
     # ------------------------------------------------------------------ entry point
 
-    async def reconcile(self, body: Mapping[str, Any]) -> Result:
-        """I/O: one pass over a TaskRun."""
+    async def reconcile(self, body: Mapping[str, Any], *, pod_hint: PodHint | None = None) -> Result:
+        """I/O: one pass over a TaskRun. ``pod_hint`` is the latest copy of its pod from the pod watch, if any
+        (it saves a GET); ``body`` is updated in place with every status written."""
         meta = body["metadata"]
         if meta.get("deletionTimestamp"):
             return Result(finished=True)  # pods and secrets go with it (ownerReferences)
@@ -141,13 +156,13 @@ class TaskRunReconciler:
             return await self._cancel(body)
         result = Result()
         try:
-            await self._run(body, result)
+            await self._run(body, result, pod_hint)
         except Halt as halt:
             await self._write(body, halt.reason, halt.message, **halt.fields)
             result.requeue_after = halt.requeue_after
             result.backoff = halt.backoff
             if halt.reason in (R.IMAGE_INSPECTION_FAILED, R.INVALID_SPEC, R.UPSTREAM_FAILED):
-                await self.events.record(body, type_="Warning", reason=halt.reason.value, message=halt.message[:500])
+                self.events.record_soon(body, type_="Warning", reason=halt.reason.value, message=halt.message[:500])
                 self.metrics.finished.labels(reason=halt.reason.value).inc()
                 result.finished = True
         except _Requeue:
@@ -156,7 +171,7 @@ class TaskRunReconciler:
             result.finished = is_finished(body.get("status"))
         return result
 
-    async def _run(self, body: Mapping[str, Any], result: Result) -> None:
+    async def _run(self, body: Mapping[str, Any], result: Result, pod_hint: PodHint | None) -> None:
         spec = body["spec"]
         source = await self._resolve_template(body)
         upstream = await self._upstream_outputs(body, result)
@@ -166,19 +181,17 @@ class TaskRunReconciler:
         secrets = [*source.pull_secrets, *(await self._ensure_registry_secret(body, source))]
         status = body.get("status") or {}
         attempt = max(1, int(status.get("attempts") or 0))
+        # Written together with the first pod's name (one status write per new pod, not two).
+        first_fields: dict[str, Any] = {}
         if not status.get("attempts"):
-            await self._write(
-                body,
-                R.PENDING,
-                "creating the pod",
-                attempts=attempt,
-                template=resolved.template,
-                image=source.image,
-                imageDigest=source.digest or None,
-                memory=_memory_summary(requests, limits, explanation),
-                outputs=[location_of_volume(n, v) for n, v in output_volumes.items()],
-                inputs=[location_of_volume(n, v) for n, v in input_volumes.items()],
-            )
+            first_fields = {
+                "attempts": attempt,
+                "template": resolved.template,
+                "image": source.image,
+                "imageDigest": source.digest or None,
+                "outputs": [location_of_volume(n, v) for n, v in output_volumes.items()],
+                "inputs": [location_of_volume(n, v) for n, v in input_volumes.items()],
+            }
         plan = pods.PodPlan(
             owner=_owner(body),
             attempt=attempt,
@@ -205,9 +218,16 @@ class TaskRunReconciler:
         )
         if resolved.warnings and not status.get("podName"):
             text = "; ".join(w.format() for w in resolved.warnings)[:500]
-            await self.events.record(body, type_="Warning", reason="SpecWarning", message=text)
-        pod = await self._ensure_pod(body, plan, memory=_memory_summary(requests, limits, explanation))
-        await self._report(body, pod, plan)
+            self.events.record_soon(body, type_="Warning", reason="SpecWarning", message=text)
+        pod, created = await self._ensure_pod(
+            body,
+            plan,
+            memory=_memory_summary(requests, limits, explanation),
+            first_fields=first_fields,
+            pod_hint=pod_hint,
+        )
+        if not created:  # a new pod has nothing to report yet: its watch events bring the run back
+            await self._report(body, pod, plan)
 
     # ------------------------------------------------------------------ steps
 
@@ -501,42 +521,54 @@ class TaskRunReconciler:
         return [name]
 
     async def _ensure_pod(
-        self, body: Mapping[str, Any], plan: pods.PodPlan, *, memory: Mapping[str, Any]
-    ) -> Mapping[str, Any]:
+        self,
+        body: Mapping[str, Any],
+        plan: pods.PodPlan,
+        *,
+        memory: Mapping[str, Any],
+        first_fields: Mapping[str, Any],
+        pod_hint: PodHint | None,
+    ) -> tuple[Mapping[str, Any], bool]:
+        """The attempt's pod, and whether this pass created it."""
         meta = body["metadata"]
         status = body.get("status") or {}
         name = pods.task_pod_name(meta["name"], plan.attempt)
         path = core_path("pods", meta["namespace"], name)
-        try:
-            return await self.kube.get(path)
-        except NotFound:
-            pass
         if status.get("podName") == name:
+            if pod_hint is not None and pod_hint.name == name:
+                if pod_hint.pod is not None:
+                    return pod_hint.pod, False
+            else:
+                with suppress(NotFound):
+                    return await self.kube.get(path), False
             # The status says this attempt's pod was created, and it is gone: someone deleted it.
-            return await self._pod_vanished(body, plan)
+            await self._pod_vanished(body, plan)
         manifest = pods.build_task_pod(plan)
         # Legacy (pre-Task-API) images only: a staging init container (docs/migrating-legacy.md); else unchanged.
         manifest = adapt_legacy_pod(manifest, stage_image=self.config.measure_image,
                                     stage_pull_secrets=self.config.measure_image_pull_secrets)  # fmt: skip
+        created = True
         try:
             pod = await self.kube.create(core_path("pods", meta["namespace"]), manifest)
             self.metrics.pods_created.labels(role="task").inc()
         except AlreadyExists:
+            # Created by an earlier pass that stopped before recording it (an operator restart): record it now.
             pod = await self.kube.get(path)
+            created = False
         except KubeApiError as exc:
             if exc.transient:
                 raise
             raise Halt(R.INVALID_SPEC, f"the API server refused the pod: {exc}") from None
         first = not status.get("startTime")
-        fields: dict[str, Any] = {"podName": name, "memory": dict(memory)}
+        fields: dict[str, Any] = {**first_fields, "podName": name, "memory": dict(memory)}
         if first:
             fields["startTime"] = self._now()
         await self._write(body, R.PENDING, f"pod {name} created", **fields)
         if first:
-            await self.events.record(body, type_="Normal", reason="Started", message=f"created pod {name}")
-        return pod
+            self.events.record_soon(body, type_="Normal", reason="Started", message=f"created pod {name}")
+        return pod, created
 
-    async def _pod_vanished(self, body: Mapping[str, Any], plan: pods.PodPlan) -> Mapping[str, Any]:
+    async def _pod_vanished(self, body: Mapping[str, Any], plan: pods.PodPlan) -> NoReturn:
         name = pods.task_pod_name(body["metadata"]["name"], plan.attempt)
         await self._finish_attempt(body, R.POD_DELETED, f"pod {name} was deleted before the run finished", None)
         raise _Done()
@@ -549,11 +581,15 @@ class TaskRunReconciler:
         if outcome.exit_code is not None:
             fields["exitCode"] = outcome.exit_code
         if not outcome.finished:
+            status = body.get("status") or {}
+            if outcome.reason == R.PENDING and not outcome.message and status.get("reason") == R.PENDING.value:
+                return  # still pending, nothing new to say ("pod … created" stands): no write
             message = outcome.message or ("running" if outcome.phase is Phase.RUNNING else "waiting for the pod")
-            was_running = (body.get("status") or {}).get("reason") == R.RUNNING.value
+            was_running = status.get("reason") == R.RUNNING.value
             await self._write(body, outcome.reason, message, **fields)
             if outcome.phase is Phase.RUNNING and not was_running:
-                await self.events.record(body, type_="Normal", reason="Running", message=f"pod {plan.attempt} running")
+                name = pod["metadata"]["name"]
+                self.events.record_soon(body, type_="Normal", reason="Running", message=f"pod {name} running")
             return
         await self._finish_attempt(body, outcome.reason, outcome.message, outcome.exit_code)
 
@@ -568,7 +604,7 @@ class TaskRunReconciler:
             fields["exitCode"] = exit_code
         if reason == R.SUCCEEDED:
             await self._write(body, R.SUCCEEDED, "the task finished successfully", **fields)
-            await self.events.record(body, type_="Normal", reason="Succeeded", message="the task finished")
+            self.events.record_soon(body, type_="Normal", reason="Succeeded", message="the task finished")
             self.metrics.finished.labels(reason=reason.value).inc()
             return
         retry = body["spec"].get("retries") or {}
@@ -582,7 +618,7 @@ class TaskRunReconciler:
                 oomKills=oom,
                 **fields,
             )
-            await self.events.record(
+            self.events.record_soon(
                 body,
                 type_="Warning",
                 reason="Retrying",
@@ -590,7 +626,7 @@ class TaskRunReconciler:
             )
             raise _Requeue()
         await self._write(body, reason, message, **fields)
-        await self.events.record(body, type_="Warning", reason=reason.value, message=message[:500])
+        self.events.record_soon(body, type_="Warning", reason=reason.value, message=message[:500])
         self.metrics.finished.labels(reason=reason.value).inc()
 
     # ------------------------------------------------------------------ finished and cancelled runs
@@ -620,7 +656,7 @@ class TaskRunReconciler:
             if name:
                 await self._delete(core_path("pods", meta["namespace"], name))
         await self._write(body, R.CANCELLED, "the TaskRun was cancelled")
-        await self.events.record(body, type_="Normal", reason="Cancelled", message="the run was cancelled")
+        self.events.record_soon(body, type_="Normal", reason="Cancelled", message="the run was cancelled")
         self.metrics.finished.labels(reason=R.CANCELLED.value).inc()
         return Result(finished=True)
 
@@ -658,6 +694,9 @@ class TaskRunReconciler:
         new_version = (updated.get("metadata") or {}).get("resourceVersion")
         if new_version:
             meta["resourceVersion"] = new_version
+            written = WRITTEN_VERSIONS.get()
+            if written is not None:
+                written.append(new_version)
 
     async def _delete(self, path: str) -> None:
         with suppress(NotFound):

@@ -55,6 +55,8 @@ class TemplateResolver:
         self._insecure = tuple(insecure_registries)
         self._cache = InspectionCache()
         self._memo: dict[tuple[str, str], tuple[float, Any]] = {}
+        # One inspection at a time per image and user: a burst of runs naming one tag shares it.
+        self._inflight: dict[tuple[str, str], asyncio.Future[Any]] = {}
 
     async def credentials(self, namespace: str, image: str, secret_names: Sequence[str]) -> Credentials | None:
         """I/O: the first pull secret holding credentials for the image's registry."""
@@ -89,6 +91,24 @@ class TemplateResolver:
         now = time.monotonic()
         if memo is not None and now - memo[0] < _MEMO_SECONDS:
             return memo[1]
+        inflight = self._inflight.get(key)
+        if inflight is not None:
+            return await asyncio.shield(inflight)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            result = await self._inspect(image, credentials, key, now)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here, so no "never retrieved" warning when nobody else waited
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._inflight[key]
+
+    async def _inspect(self, image: str, credentials: Credentials | None, key: tuple[str, str], now: float) -> Any:
         try:
             inspection = await asyncio.to_thread(
                 inspect_image,

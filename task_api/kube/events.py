@@ -6,6 +6,7 @@ operator from reasons and names only; registry credentials never reach them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
@@ -23,9 +24,29 @@ _MAX_MESSAGE = 1024
 class EventRecorder:
     """Posts core/v1 Events for an involved object."""
 
-    def __init__(self, kube: KubeClient, *, component: str = "task-api-operator") -> None:
+    def __init__(self, kube: KubeClient, *, component: str = "task-api-operator", concurrency: int = 4) -> None:
         self._kube = kube
         self._component = component
+        self._gate = asyncio.Semaphore(concurrency)
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def record_soon(self, obj: Mapping[str, Any], *, type_: str, reason: str, message: str) -> None:
+        """I/O in the background: post the Event without making the caller wait for it (events are for people;
+        a reconcile should not be slowed by them)."""
+        snapshot = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": dict(obj["metadata"])}
+
+        async def post() -> None:
+            async with self._gate:
+                await self.record(snapshot, type_=type_, reason=reason, message=message)
+
+        task = asyncio.get_running_loop().create_task(post())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def drain(self) -> None:
+        """Wait for the events still being posted (at shutdown)."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
 
     async def record(self, obj: Mapping[str, Any], *, type_: str, reason: str, message: str) -> None:
         """I/O: post one Event (``type_`` is Normal or Warning)."""
