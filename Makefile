@@ -104,6 +104,14 @@ bench-scan: install  ## Input-size scan vs. du -sb on 200k files (tree cached un
 bench-run: install docker-up  ## task-api run --watch vs. the equivalent docker run (examples/01-hello-world).
 	$(PY) bench/run_overhead.py
 
+.PHONY: bench-airflow
+bench-airflow: install airflow-venv docker-up testbed-up deploy-testbed  ## Three-task Airflow DAG end to end vs. its pods' run times.
+	$(PY) bench/airflow_pipeline.py 3
+
+.PHONY: bench-legacy
+bench-legacy: $(VENV)/.installed  ## Legacy staging (copy, link) vs. cp -a of the same 100-element batch.
+	$(PY) bench/legacy_stage.py
+
 .PHONY: unit
 unit: $(VENV)/.installed  ## Pure tests only: no Docker, no registry, no cluster.
 	$(VENV)/bin/pytest -m 'not docker and not registry and not cluster and not airflow' -q

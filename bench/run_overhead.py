@@ -21,6 +21,7 @@ Usage: ``.venv/bin/python bench/run_overhead.py [--repeat N]``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from task_api.runner.engine import DockerEngine
+from task_api.runner.errors import ContainerNotFound
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "01-hello-world"
@@ -112,6 +114,13 @@ def timed(args: list[str], cwd: Path) -> float:
     return elapsed
 
 
+def _remove_recorded(engine: DockerEngine, work: Path) -> None:
+    for path in work.glob("task_run-*.json"):
+        with contextlib.suppress(ContainerNotFound):
+            engine.remove_container(json.loads(path.read_text())["container_id"], force=True)
+        path.unlink()
+
+
 def bench(engine: DockerEngine, label: str, work: Path, repeat: int) -> tuple[float, float]:
     task_api = [sys.executable, "-m", "task_api.cli", "run", "bench-task.json", "--watch"]
     reset_outputs(work)
@@ -120,15 +129,22 @@ def bench(engine: DockerEngine, label: str, work: Path, repeat: int) -> tuple[fl
     inspect = engine.inspect_container(record["container_id"])
     engine.remove_container(record["container_id"], force=True)
     ours, theirs = [], []
-    for index in range(repeat):
-        reset_outputs(work)
-        ours.append(timed(task_api, work))
-        for path in work.glob("task_run-*.json"):
-            engine.remove_container(json.loads(path.read_text())["container_id"], force=True)
-        reset_outputs(work)
-        name = f"task-api-bench-{os.getpid()}-{index}"
-        theirs.append(timed(docker_args(inspect, name), work))
-        engine.remove_container(name, force=True)
+    name = ""
+    try:
+        for index in range(repeat):
+            reset_outputs(work)
+            ours.append(timed(task_api, work))
+            _remove_recorded(engine, work)
+            reset_outputs(work)
+            name = f"task-api-bench-{os.getpid()}-{index}"
+            theirs.append(timed(docker_args(inspect, name), work))
+            engine.remove_container(name, force=True)
+            name = ""
+    finally:  # also when interrupted: leave no containers behind
+        _remove_recorded(engine, work)
+        if name:
+            with contextlib.suppress(ContainerNotFound):
+                engine.remove_container(name, force=True)
     reset_outputs(work)
     a, b = statistics.median(ours), statistics.median(theirs)
     print(f"{label:<28} docker run {b * 1000:7.0f} ms   task-api run --watch {a * 1000:7.0f} ms   "

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from task_api.measure import measure
-from task_api.measure._scan import usable_cpus
+from task_api.measure._scan import auto_workers
 from task_api.spec.scale_rule import ScaleRule
 
 LAYOUT = (200, 10, 100)  # items, series per item, files per series
@@ -76,7 +76,7 @@ def main() -> int:
     expected_files = LAYOUT[0] * LAYOUT[1] * LAYOUT[2]
     rule = ScaleRule.model_validate({"scale_factor": 1, "type": "limit", "mode": "sum", "target_glob": "*.dcm"})
     everything = ScaleRule.model_validate({"scale_factor": 1, "type": "limit", "mode": "sum"})
-    workers = usable_cpus()
+    workers = auto_workers()
 
     # Warm-up, and a correctness check: the scan must find every file and every byte.
     time_du(args.root)
@@ -95,7 +95,7 @@ def main() -> int:
         scan_seq.append(elapsed)
 
     base = statistics.median(du)
-    print(f"tree: {expected_files} files, {total} bytes; {workers} CPUs; {args.repeat} runs each, medians")
+    print(f"tree: {expected_files} files, {total} bytes; {workers} processes; {args.repeat} runs each, medians")
     print(f"du -sb                          {base * 1000:8.1f} ms   1.00x (baseline)")
     rows = [
         ("scan, all files", scan_all),

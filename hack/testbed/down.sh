@@ -99,7 +99,7 @@ unmount_all() {
 # guard; then, repeatedly, every CNI-* chain left empty together with the jumps to it. A CNI-* chain
 # that still holds someone else's rules is kept.
 clean_iptables() {
-  local table rule chain prefix=${POD_CIDR%.*/*}.
+  local table rule rules chain prefix=${POD_CIDR%.*/*}.
   for table in filter nat; do
     iptables -w -t "$table" -S 2>/dev/null | grep '^-A' |
       grep -F -e " $prefix" -e "$CNI_NETWORK" | while read -r rule; do
@@ -107,7 +107,10 @@ clean_iptables() {
       done
     for _ in 1 2 3; do
       for chain in $(iptables -w -t "$table" -S 2>/dev/null | awk '/^-N CNI-/ {print $2}'); do
-        iptables -w -t "$table" -S "$chain" | grep -q '^-A' && continue
+        # Captured, not piped into grep -q: with pipefail, grep exiting early could SIGPIPE iptables and
+        # make a chain with rules look empty.
+        rules=$(iptables -w -t "$table" -S "$chain")
+        [[ $rules == *$'\n-A '* || $rules == '-A '* ]] && continue
         iptables -w -t "$table" -S | grep '^-A' | grep -- "-j $chain\$" | while read -r rule; do
           eval "iptables -w -t $table ${rule/-A/-D}" 2>/dev/null
         done

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the settings below are used by the scripts that source this file
 # Shared settings and helpers of the test bed scripts (up.sh, down.sh, status.sh, env.sh).
 # Sourced, never run. Every setting can be overridden from the environment; the defaults are what
 # tests, `make demo` and the docs assume.

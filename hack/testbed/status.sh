@@ -33,7 +33,9 @@ else
 fi
 if [ $ok = 1 ]; then
   pause=$(sed -n 's/^ *sandbox_image = "\(.*\)"/\1/p' "$CONTAINERD_DIR/config.toml")
-  if ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q 2>/dev/null | grep -qxF "$pause"; then
+  # Captured first: with pipefail, grep -q exiting early could SIGPIPE ctr and fail the check.
+  images=$(ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q 2>/dev/null)
+  if grep -qxF "$pause" <<<"$images"; then
     line "pause image" "$pause present"
   else
     line "pause image" "$pause MISSING (image GC?); run: hack/testbed/up.sh --fresh"; ok=0

@@ -47,6 +47,8 @@ describe() {
   "kubeconfig": "$KUBECONFIG_ADMIN",
   "kubectl": "$KUBE_BIN/kubectl",
   "apiserver": "$APISERVER_URL",
+  "etcd": "https://127.0.0.1:$ETCD_PORT",
+  "pki_dir": "$PKI",
   "node_name": "$NODE_NAME",
   "node_ip": "$NODE_IP",
   "pod_cidr": "$POD_CIDR",
@@ -62,7 +64,7 @@ EOF
 }
 
 "$testbed_hack/install-deps.sh"
-# docker-up.sh may start dockerd, which must not inherit the lock (fd 9), hence the order and the 9>&-.
+# Before take_lock: docker-up.sh may start dockerd, which must never inherit the lock (fd 9).
 "$testbed_hack/docker-up.sh" 9>&-
 take_lock
 "$testbed_hack/build-binaries.sh" >/dev/null
@@ -279,6 +281,8 @@ net_up
 save_sysctls
 kubelet_setup
 
+# The waits below are generous on purpose: on 2 cores shared with other work, the API server can take
+# minutes to start; on an idle machine the whole sequence takes about 10 s (bench/testbed_up.py).
 log "starting registry, etcd and containerd"
 start_daemon registry /usr/bin/docker-registry serve "$TESTBED_DIR/registry/config.yml"
 start_daemon etcd "$ETCD_BIN/etcd" --name testbed --data-dir "$TESTBED_DIR/etcd" \
@@ -293,7 +297,7 @@ start_daemon etcd "$ETCD_BIN/etcd" --name testbed --data-dir "$TESTBED_DIR/etcd"
   --listen-metrics-urls "" --log-level warn --unsafe-no-fsync
 start_daemon containerd /usr/bin/containerd --config "$CONTAINERD_DIR/config.toml"
 
-wait_for etcd 30 etcd probe_etcd
+wait_for etcd 120 etcd probe_etcd
 log "starting kube-apiserver"
 start_daemon kube-apiserver "$KUBE_BIN/kube-apiserver" \
   --bind-address "$NODE_IP" --advertise-address "$NODE_IP" --secure-port "$APISERVER_PORT" \
@@ -311,11 +315,11 @@ start_daemon kube-apiserver "$KUBE_BIN/kube-apiserver" \
   --encryption-provider-config "$conf/encryption-config.yaml" \
   --allow-privileged=true --profiling=false --v=0
 
-wait_for containerd 30 containerd probe_containerd
+wait_for containerd 120 containerd probe_containerd
 ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$TESTBED_DIR/images/pause-${pause_ref##*:}.tar" \
   >/dev/null
-wait_for registry 30 registry probe_registry
-wait_for kube-apiserver 90 kube-apiserver probe_kube-apiserver
+wait_for registry 120 registry probe_registry
+wait_for kube-apiserver 240 kube-apiserver probe_kube-apiserver
 
 log "starting kube-controller-manager, kube-scheduler and kubelet"
 start_daemon kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
@@ -343,17 +347,17 @@ DAEMON_CWD=/ DAEMON_ENV=()
 
 # Cluster objects every test may rely on: the default StorageClass for pre-bound local volumes.
 kubectl_admin apply -f "$here/manifests/" >/dev/null
-wait_for kube-controller-manager 60 kube-controller-manager probe_kube-controller-manager
-wait_for kube-scheduler 60 kube-scheduler probe_kube-scheduler
-wait_for "node $NODE_NAME Ready" 90 kubelet probe_node_ready
+wait_for kube-controller-manager 180 kube-controller-manager probe_kube-controller-manager
+wait_for kube-scheduler 180 kube-scheduler probe_kube-scheduler
+wait_for "node $NODE_NAME Ready" 240 kubelet probe_node_ready
 log "node $NODE_NAME Ready"
 ready_seconds=$(elapsed)
 # Usable means pods can be scheduled and admitted: the node lifecycle controller has lifted the
 # not-ready taint, and the service-account controller has made "default" (tests' namespaces wait for
 # their own in tests/fixtures/testbed.py).
-wait_for "the not-ready taint to be lifted" 60 kube-controller-manager probe_node_untainted
+wait_for "the not-ready taint to be lifted" 180 kube-controller-manager probe_node_untainted
 log "node untainted"
-wait_for "ServiceAccount default/default" 60 kube-controller-manager kubectl_admin get serviceaccount default
+wait_for "ServiceAccount default/default" 180 kube-controller-manager kubectl_admin get serviceaccount default
 
 # The Docker engine pushes to the registry (people and `make demo` use the default Docker config; the
 # pytest fixtures log in with a private one). The password goes through stdin, never a command line.

@@ -247,6 +247,9 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         except TaskRunGone as exc:
             raise TaskRunFailed(f"{exc} (task killed or cleared?)", reason="Deleted", taskrun=name) from None
         except TaskApiError as exc:
+            if getattr(exc, "transient", False):
+                # The API server or registry was unreachable: another try may well work.
+                raise TaskRunFailed(f"task {self.task_id}: {exc}", reason="Unavailable", taskrun=name) from None
             raise _config_error(exc, task_id=self.task_id) from None
         return self._finish(context, run)
 

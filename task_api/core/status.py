@@ -112,6 +112,9 @@ def outcome_from_pod(pod: Mapping[str, Any], *, container: str = "task") -> PodO
             finished_at=finished_at,
         )
     if phase == "Failed":
+        init_failure = _failed_init_container(pod)
+        if init_failure:
+            return PodOutcome(Phase.FAILED, TaskRunReason.FAILED, init_failure, started_at=started_at)
         reason = status.get("reason") or "PodFailed"
         return PodOutcome(
             Phase.FAILED,
@@ -146,6 +149,17 @@ def outcome_from_pod(pod: Mapping[str, Any], *, container: str = "task") -> PodO
     if not message and waiting_reason:
         message = waiting_reason
     return PodOutcome(Phase.PENDING, TaskRunReason.PENDING, message, started_at=started_at)
+
+
+def _failed_init_container(pod: Mapping[str, Any]) -> str:
+    """Pure: "init container X exited with code N: message" for the first init container that failed, or ""."""
+    for cstatus in (pod.get("status") or {}).get("initContainerStatuses") or []:
+        terminated = (cstatus.get("state") or {}).get("terminated") or {}
+        if terminated and terminated.get("exitCode") not in (0, None):
+            detail = terminated.get("message") or terminated.get("reason") or ""
+            text = f"init container {cstatus.get('name')} exited with code {terminated.get('exitCode')}"
+            return _cut(text + (f": {detail}" if detail else ""))
+    return ""
 
 
 def measure_result(pod: Mapping[str, Any]) -> tuple[Phase, str]:

@@ -28,7 +28,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from task_api.measure._scan import FileFilter, ScanError, Tally, Unit, scan_level, scan_units, usable_cpus
+from task_api.measure._scan import FileFilter, ScanError, Tally, Unit, auto_workers, scan_level, scan_units
 from task_api.measure.errors import InputMissing, InputUnreadable
 from task_api.spec.resolved import Measurement
 from task_api.spec.scale_rule import ScaleRule, ScaleRuleMode
@@ -101,7 +101,7 @@ def _expand(units: list[Unit], flt: FileFilter, tallies: dict[str, Tally], *, wa
 def measure_rule(root: Path, rule: ScaleRule, *, channel: str, workers: int = 0) -> Found:
     """Measure the channel mounted at ``root`` as ``rule`` says (filesystem I/O).
 
-    ``workers``: processes walking at once (0 = one per usable CPU; 1 = never fork).
+    ``workers``: processes walking at once (0 = one per usable CPU, at most 4; 1 = never fork).
     Raises :class:`InputMissing` or :class:`InputUnreadable`.
     """
     # The root may be a symbolic link the user chose; resolve it once, then never follow links below it.
@@ -111,7 +111,7 @@ def measure_rule(root: Path, rule: ScaleRule, *, channel: str, workers: int = 0)
     if not os.path.isdir(base):
         raise InputMissing("is not a directory", channel=channel, path=str(root))
     flt = _rule_filter(rule)
-    want = (workers or usable_cpus()) * _UNITS_PER_WORKER
+    want = (workers or auto_workers()) * _UNITS_PER_WORKER
     try:
         if rule.mode is ScaleRuleMode.MAX_ITEM_SUM:
             return _measure_items(base, rule, flt, channel=channel, workers=workers, want=want)
@@ -201,7 +201,7 @@ def measure(root: Path, rule: ScaleRule, *, channel: str, workers: int = 0) -> M
 
     A missing channel root or ``target_dir`` measures 0 bytes with ``target_missing`` set; a root that is
     not a directory raises :class:`InputMissing`, an unreadable directory :class:`InputUnreadable`.
-    ``workers``: processes walking at once (0 = one per usable CPU; 1 = never fork).
+    ``workers``: processes walking at once (0 = one per usable CPU, at most 4; 1 = never fork).
     """
     found = measure_rule(root, rule, channel=channel, workers=workers)
     largest = found.item if rule.mode is ScaleRuleMode.MAX_ITEM_SUM else found.largest_file

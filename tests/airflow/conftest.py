@@ -130,7 +130,6 @@ def guide_image(example_image: Callable[[str], str]) -> str:
 @pytest.fixture
 def dag_env(airflow: Airflow, testbed: Testbed, run_ns: Namespace, guide_image: str) -> dict[str, str]:
     """The environment a DAG runs with: the test bed, the test's namespace, the pull secret, the image."""
-    registry, _, _ = guide_image.partition("/")
     return airflow.env(
         KUBECONFIG=str(testbed.kubeconfig),
         TASK_API_NAMESPACE=run_ns.name,
@@ -138,7 +137,6 @@ def dag_env(airflow: Airflow, testbed: Testbed, run_ns: Namespace, guide_image: 
         TASK_API_EXAMPLE_IMAGE=guide_image,
         DEFAULT_REGISTRY=guide_image.rsplit("/", 1)[0],
         KAAPANA_BUILD_VERSION=guide_image.rsplit(":", 1)[1],
-        TEST_REGISTRY_HOST=registry,
     )
 
 

@@ -167,10 +167,15 @@ class TestTemplateChecks:
                 source="dag.task",
             )
         text = str(caught.value)
-        assert 'dag.task: conf.task_form.t.MODE: MODE: not one of the choices (declared type string) (given "shout"; allowed "upper", "copy")' in text  # fmt: skip
+        assert (
+            "dag.task: conf.task_form.t.MODE: MODE: not one of the choices (declared type string) "
+            '(given "shout"; allowed "upper", "copy")'
+        ) in text
         assert "env.N: N: not an integer" in text
         assert "env.FIXED: FIXED is not adjustable" in text
-        assert "iochannel_maps[0].input_channel: template 'algo' has no input channel 'input' (did you mean 'inputs'?)" in text  # fmt: skip
+        assert (
+            "iochannel_maps[0].input_channel: template 'algo' has no input channel 'input' (did you mean 'inputs'?)"
+        ) in text
         assert "input channel 'inputs' of template 'algo' is not bound" in text
 
     def test_secret_values_are_redacted(self) -> None:

@@ -91,9 +91,20 @@ class TestFailures:
         assert run.task("after")["state"] == "upstream_failed"
         assert "TaskRunFailed" in run.output and "Failed" in run.output and "exit code 1" in run.output
         assert "failing on purpose (FAIL=true)" in run.output, run.describe()
-        crash = taskruns(run_ns, "crash")[0]
-        assert crash["status"]["reason"] == "Failed"
+        # Airflow retried once: each try got its own TaskRun, named by its try number.
+        assert run.task("crash")["try_number"] == 2
+        crashes = sorted(taskruns(run_ns, "crash"), key=lambda tr: tr["metadata"]["labels"]["task-api.io/airflow-try"])
+        assert [tr["metadata"]["labels"]["task-api.io/airflow-try"] for tr in crashes] == ["1", "2"]
+        assert "-t1-" in crashes[0]["metadata"]["name"] and "-t2-" in crashes[1]["metadata"]["name"]
+        assert [tr["status"]["reason"] for tr in crashes] == ["Failed", "Failed"]
         assert taskruns(run_ns, "after") == []
+
+    def test_timeout_is_reported_as_timed_out(self, run_dag: Callable[..., DagRun], run_ns: Namespace) -> None:
+        run = run_dag("tr-timeout")
+        assert run.task("slow")["state"] == "failed", run.describe()
+        assert "TimedOut" in run.output, run.describe()
+        (slow,) = taskruns(run_ns, "slow")
+        assert slow["status"]["reason"] == "TimedOut"
 
 
 class TestDeferred:

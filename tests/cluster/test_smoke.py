@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,7 +51,7 @@ def _pod(name: str, image: str, command: str, **spec: Any) -> dict[str, Any]:
     }
 
 
-def _wait_for_phase(testbed: Testbed, namespace: str, name: str, *, timeout: float = 90) -> Any:
+def _wait_for_phase(testbed: Testbed, namespace: str, name: str, *, timeout: float = 180) -> Any:
     """Waits until the pod Succeeded; fails with its status when it Failed or never finished."""
     deadline = time.monotonic() + timeout
     while True:
@@ -114,12 +115,12 @@ def test_pod_from_authenticated_registry_writes_pvc_logs_and_is_collected_with_i
     wait_for(
         f"pod {kube_namespace}/writer to be deleted",
         lambda: _gone(lambda: core.read_namespaced_pod("writer", kube_namespace)),
-        timeout=90,
+        timeout=180,
     )
     wait_for(
         f"namespace {kube_namespace} to be deleted",
         lambda: _gone(lambda: core.read_namespace(kube_namespace)),
-        timeout=90,
+        timeout=180,
     )
 
 
@@ -158,7 +159,7 @@ def test_pull_without_valid_credentials_fails(
         reasons[:] = [w.reason for w in waiting]
         return any(r in ("ErrImagePull", "ImagePullBackOff") for r in reasons)
 
-    wait_for(f"an image pull error for {image}", pull_failed, timeout=60)
+    wait_for(f"an image pull error for {image}", pull_failed, timeout=180)
     assert core.read_namespaced_pod("puller", kube_namespace).status.phase == "Pending"
     events = core.list_namespaced_event(kube_namespace, field_selector="involvedObject.name=puller").items
     failures = [e.message for e in events if e.reason == "Failed"]
@@ -183,6 +184,26 @@ def test_pods_reach_the_api_server_but_nothing_off_this_machine(
     assert logs[1:] == ["nc: can't connect to remote host (198.51.100.1): Network is unreachable", "outside exit 1"]
 
 
+def test_secrets_are_encrypted_at_rest_in_etcd(testbed: Testbed, kube_namespace: str) -> None:
+    import httpx  # noqa: PLC0415
+
+    value = secrets.token_hex(16)
+    testbed.core_v1.create_namespaced_secret(
+        kube_namespace, {"metadata": {"name": "plain"}, "stringData": {"value": value}}
+    )
+    # Read the stored bytes straight from etcd (its JSON gateway), as the API server's etcd client.
+    info = json.loads((testbed.state_dir / "testbed.json").read_text())
+    pki = Path(info["pki_dir"])
+    key = base64.b64encode(f"/registry/secrets/{kube_namespace}/plain".encode()).decode()
+    tls = ssl.create_default_context(cafile=pki / "ca.crt")
+    tls.load_cert_chain(pki / "apiserver-etcd-client.crt", pki / "apiserver-etcd-client.key")
+    with httpx.Client(verify=tls) as etcd:
+        answer = etcd.post(f"{info['etcd']}/v3/kv/range", json={"key": key})
+    stored = base64.b64decode(answer.json()["kvs"][0]["value"])
+    assert stored.startswith(b"k8s:enc:secretbox:v1:key1:")
+    assert value.encode() not in stored
+
+
 def test_dependents_are_garbage_collected_with_their_owner(testbed: Testbed, kube_namespace: str) -> None:
     core = testbed.core_v1
     owner = core.create_namespaced_config_map(kube_namespace, {"metadata": {"name": "owner"}})
@@ -194,7 +215,7 @@ def test_dependents_are_garbage_collected_with_their_owner(testbed: Testbed, kub
     wait_for(
         "the garbage collector to delete the dependent ConfigMap",
         lambda: _gone(lambda: core.read_namespaced_config_map("dependent", kube_namespace)),
-        timeout=60,
+        timeout=120,
     )
 
 
@@ -233,7 +254,7 @@ def test_crd_with_cel_validation_is_enforced(testbed: Testbed, kube_namespace: s
             conditions = extensions.read_custom_resource_definition(name).status.conditions or []
             return any(c.type == "Established" and c.status == "True" for c in conditions)
 
-        wait_for(f"CRD {name} to be Established", established, timeout=30)
+        wait_for(f"CRD {name} to be Established", established, timeout=120)
 
         def create(obj_name: str, low: int, high: int) -> Any:
             body = {"apiVersion": f"{group}/v1", "kind": "Range", "metadata": {"name": obj_name}}
@@ -241,7 +262,7 @@ def test_crd_with_cel_validation_is_enforced(testbed: Testbed, kube_namespace: s
             return custom.create_namespaced_custom_object(group, "v1", kube_namespace, "ranges", body)
 
         # A freshly Established CRD can still be missing from the discovery cache for a moment.
-        wait_for("the custom resource to be served", lambda: _created(lambda: create("good", 1, 2)), timeout=30)
+        wait_for("the custom resource to be served", lambda: _created(lambda: create("good", 1, 2)), timeout=120)
         with pytest.raises(client.ApiException) as refused:
             create("bad", 3, 2)
         assert refused.value.status == 422

@@ -4,6 +4,7 @@ The image comes from ``TASK_API_EXAMPLE_IMAGE`` (the example image the tests pus
 """
 
 import os
+from datetime import timedelta
 
 from airflow.sdk import DAG
 
@@ -20,6 +21,8 @@ with DAG("tr-fail", schedule=None) as fail_dag:
         task_template="my-algorithm",
         env={"FAIL": "true"},
         iochannel_maps=[IOMapping(get, "downloads", "inputs")],
+        retries=1,  # Airflow's: the second try must be a new TaskRun
+        retry_delay=timedelta(seconds=0),
     )
     after = TaskRunOperator(
         task_id="after",
@@ -62,4 +65,16 @@ with DAG("tr-credentials", schedule=None) as credentials_dag:
         registryUsername=os.environ.get("TEST_REGISTRY_USER", "user"),
         registryPassword=os.environ.get("TEST_REGISTRY_PASSWORD", "password"),
         image_pull_secrets=[],
+    )
+
+# A container that runs past its TaskRun's timeout.
+with DAG("tr-timeout", schedule=None) as timeout_dag:
+    t_get = TaskRunOperator(task_id="get", image=IMAGE, task_template="download-from-url")
+    TaskRunOperator(
+        task_id="slow",
+        image=IMAGE,
+        task_template="my-algorithm",
+        env={"SLEEP": "60"},
+        timeout_seconds=3,
+        iochannel_maps=[IOMapping(t_get, "downloads", "inputs")],
     )

@@ -97,9 +97,9 @@ class TestStage:
         source = _input(Path(layout.input_path))
         args = {"workflow_root": Path(layout.workflow_dir), "input_root": source,
                 "output_root": Path(layout.output_path)}  # fmt: skip
-        stage(layout, {}, **args)  # type: ignore[arg-type]
+        stage(layout, {}, **args)
         with pytest.raises(LegacyError) as caught:
-            stage(layout, {}, **args)  # type: ignore[arg-type]
+            stage(layout, {}, **args)
         assert caught.value.reason is LegacyReason.STAGING_FAILED
         assert "already exists" in str(caught.value)
 

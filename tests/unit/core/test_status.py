@@ -121,6 +121,16 @@ def test_outcome_from_pod(
     )
 
 
+def test_a_failed_init_container_explains_the_failure() -> None:
+    manifest = pod("Failed", {"waiting": {"reason": "PodInitializing"}})
+    manifest["status"]["initContainerStatuses"] = [
+        {"name": "legacy-stage", "state": {"terminated": {"exitCode": 2, "message": "found files: stray.txt"}}}
+    ]
+    outcome = outcome_from_pod(manifest)
+    assert (outcome.phase, outcome.reason) == (Phase.FAILED, R.FAILED)
+    assert outcome.message == "init container legacy-stage exited with code 2: found files: stray.txt"
+
+
 def test_long_messages_are_cut_to_the_tail() -> None:
     outcome = outcome_from_pod(pod("Failed", {"terminated": {"exitCode": 1, "message": "x" * 5000 + "END"}}))
     assert outcome.message.endswith("END") and len(outcome.message) < 1100

@@ -134,8 +134,10 @@ class TestRollout:
         config = OperatorConfig.from_env(one(base, "ConfigMap", "task-api-config")["data"])
         assert ports == {"metrics": config.metrics_port}
         assert config.metrics_port == 8080
-        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        for probe in ("startupProbe", "livenessProbe"):
             assert container[probe]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+        # Readiness also needs the API server to answer; liveness must not (a restart would not bring it back).
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
 
     def test_metrics_service_reaches_the_metrics_port(self, base: list[Obj]) -> None:
         service = one(base, "Service", "task-api-operator-metrics")

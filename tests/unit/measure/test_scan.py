@@ -10,7 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from task_api.measure._scan import FileFilter, ScanError, Tally, Unit, scan_level, scan_tree, scan_units
+from task_api.measure._scan import (
+    MAX_AUTO_WORKERS,
+    FileFilter,
+    ScanError,
+    Tally,
+    Unit,
+    auto_workers,
+    cpu_quota,
+    scan_level,
+    scan_tree,
+    scan_units,
+)
 from tests.unit.measure.conftest import TreeSpec
 
 #: Forks made by this process, counted in the parent just before each fork.
@@ -186,3 +197,24 @@ class TestMemory:
 def test_tally_round_trips_through_json() -> None:
     tally = Tally(bytes=10, files=2, largest_bytes=7, largest_path="a/b", skipped=1)
     assert Tally.from_json(tally.to_json()) == tally
+
+
+class TestWorkers:
+    @pytest.mark.parametrize(
+        ("files", "expected"),
+        [
+            ({"cpu.max": "max 100000\n"}, None),
+            ({"cpu.max": "150000 100000\n"}, 1.5),
+            ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+            ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 0.5),
+            ({}, None),
+        ],
+    )
+    def test_cpu_quota_from_cgroup_files(self, tmp_path: Path, files: dict[str, str], expected: float | None) -> None:
+        for name, text in files.items():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text(text)
+        assert cpu_quota(str(tmp_path)) == expected
+
+    def test_the_automatic_choice_is_bounded(self) -> None:
+        assert 1 <= auto_workers() <= MAX_AUTO_WORKERS

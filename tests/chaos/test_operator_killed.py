@@ -1,0 +1,85 @@
+"""Scenario 1 — the operator SIGKILLed at random moments during a burst of TaskRuns.
+
+The kills alternate between SIGKILL of the operator's process on the node (the kubelet restarts the container)
+and ``kubectl delete pod --grace-period=0 --force`` (the Deployment makes a new pod): the first keeps the pod,
+the second starts from nothing, and alternating keeps the kubelet's crash-loop back-off from growing. The moments
+are random points of the burst's progress (the share of its pods created so far), drawn from the printed seed.
+
+Holds: every TaskRun ends Succeeded; exactly one pod per attempt ever existed (a watch started before the burst
+keeps every pod UID per name); no run is left without a final condition.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from tests.chaos import _bed
+from tests.chaos._bed import Scale
+from tests.chaos.conftest import Namespace
+from tests.chaos.results import Row, record
+from tests.e2e.conftest import PULL_SECRET
+from tests.fixtures.testbed import Testbed
+
+pytestmark = [pytest.mark.cluster, pytest.mark.chaos]
+
+
+@pytest.mark.timeout(1800)
+def test_operator_killed_during_a_burst(testbed: Testbed, run_ns: Namespace, chain_image: str, scale: Scale) -> None:
+    rng = random.Random(scale.seed)
+    n = scale.burst
+    names = [f"kill-{i:03d}" for i in range(n)]
+    # Random moments of the burst, as fractions of its progress; sorted, so each kill waits for its moment.
+    moments = sorted(rng.uniform(0.02, 0.9) for _ in range(scale.kills))
+    recoveries: list[float] = []
+    kills_during_burst = 0
+    try:
+        with _bed.pod_ledger(testbed, run_ns.name) as ledger:
+            started = time.monotonic()
+            _bed.apply(testbed, run_ns.name, [_bed.trivial_taskrun(x, chain_image, PULL_SECRET) for x in names])
+            for index, moment in enumerate(moments):
+                # The moment is a share of the burst's pods created; the pod watch makes it cheap to follow.
+                while sum(1 for p in ledger.uids if p.startswith("kill-")) < moment * n:
+                    time.sleep(0.02)
+                time.sleep(rng.uniform(0, 0.3))
+                pods = sum(1 for p in ledger.uids if p.startswith("kill-"))
+                kills_during_burst += pods < n  # some runs had no pod yet: the kill hit the burst
+                how = "process" if index % 2 == 0 else "pod"
+                recovery = _bed.kill_operator(testbed, how=how)
+                recoveries.append(recovery)
+                print(f"[chaos] kill {index + 1} ({how}) with {pods}/{n} pods created:"
+                      f" operator ready again after {recovery:.1f} s")  # fmt: skip
+            runs, _ = _bed.wait_all_final(testbed, run_ns.name, names, timeout=900)
+            total = time.monotonic() - started
+            ledger.merge_listing()
+            problems = _bed.attempts_ok(runs, ledger, names)
+            duplicates = ledger.duplicates()
+    finally:
+        _bed.save_evidence(testbed, run_ns.name, "operator-killed")
+    counts = _bed.summarise(runs, names)
+    stuck = sum(v for k, v in counts.items() if k.startswith("not final"))
+    lost = counts.get("missing", 0) + sum(1 for x in names if not any(p.startswith(f"{x}-a") for p in ledger.uids))
+    record(
+        Row(
+            scenario="1 operator SIGKILLed during a burst",
+            runs=n,
+            lost=lost,
+            duplicated=len(duplicates),
+            stuck=stuck,
+            recovery_s=max(recoveries, default=None),
+            notes=(
+                f"{len(recoveries)} kills ({kills_during_burst} before the burst ended); outcomes {counts}; "
+                f"burst done in {total:.0f} s"
+            ),
+            scale=scale.name,
+            seed=scale.seed,
+            figures={"recoveries_s": [round(r, 2) for r in recoveries], "burst_s": round(total, 1)},
+        )
+    )
+    assert len(recoveries) == scale.kills
+    assert kills_during_burst == scale.kills, "every kill must land while runs were still unfinished"
+    assert counts == {"Succeeded": n}, counts
+    assert not duplicates, f"pod names created more than once: {duplicates}"
+    assert not problems, "\n".join(problems[:20])
