@@ -92,6 +92,10 @@ testbed-down:  ## Stop the test bed and remove everything it left on the machine
 testbed-status:  ## Show the test bed's components; exit status 0 only when all are healthy.
 	hack/testbed/status.sh
 
+.PHONY: bench-testbed
+bench-testbed: install  ## Warm testbed-up time to Node Ready vs. etcd alone (a separate bench bed; the shared one is untouched).
+	$(PY) bench/testbed_up.py
+
 .PHONY: bench-inspect
 bench-inspect: install docker-up  ## Inspect a 1 GiB image's processing-container.json vs. docker pull of it.
 	$(PY) bench/inspect_vs_pull.py
@@ -129,6 +133,14 @@ bench-operator: install testbed-up deploy-testbed  ## P1-P3: burst vs direct pod
 	$(PY) -m bench.operator_burst 300
 	$(PY) -m bench.operator_latency 5 60
 	$(PY) -m bench.operator_memory 2000 250
+
+# The chaos suite (tests/chaos, docs/reliability.md) at full size; `make test` runs it at the "ci" size (the default
+# of TASK_API_CHAOS_SCALE). It restarts the test bed's API server, etcd and registry for seconds at a time.
+.PHONY: chaos
+chaos: install airflow-venv docker-up testbed-up  ## Fault-injection scenarios at full size; results in build/chaos/.
+	rm -rf build/chaos/evidence
+	TASK_API_CHAOS_SCALE=$${TASK_API_CHAOS_SCALE:-full} $(VENV)/bin/pytest -q -s tests/chaos
+	$(PY) -m tests.chaos.results
 
 .PHONY: test
 test: install airflow-venv lint typecheck docker-up testbed-up  ## The whole suite (brings the test bed up).

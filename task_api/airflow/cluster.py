@@ -12,9 +12,9 @@ import asyncio
 import base64
 import contextlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -26,6 +26,8 @@ from task_api.spec import SpecError, TaskTemplate
 from task_api.spec.errors import TaskApiError
 
 __all__ = ["MAIN_CONTAINER", "TaskRunApi", "TaskRunGone", "TemplateLookupFailed"]
+
+T = TypeVar("T")
 
 #: The task pod's main container (``task_api.core.pod.MAIN_CONTAINER``; repeated to keep this module light).
 MAIN_CONTAINER = "task"
@@ -84,27 +86,55 @@ class TaskRunApi:
 
     # ------------------------------------------------------------------ TaskRuns
 
+    async def _retrying(self, call: Callable[[], Awaitable[T]], *, budget: float = 30.0) -> T:
+        """I/O: ``call`` again while the API server is unreachable or overloaded, for up to ``budget`` seconds.
+
+        Every call made through this is idempotent (creates treat AlreadyExists as success), so a request whose
+        answer was lost can simply be made again.
+        """
+        deadline = asyncio.get_running_loop().time() + budget
+        delay = 0.5
+        while True:
+            try:
+                return await call()
+            except KubeApiError as exc:
+                if not exc.transient or asyncio.get_running_loop().time() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
     async def create_taskrun(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
         """Create the TaskRun; when one of that name exists (this try ran before), return it. (object, created)."""
         meta = body["metadata"]
-        try:
-            return await self.kube.create(taskrun_path(meta["namespace"]), body), True
-        except AlreadyExists:
-            return await self.kube.get(taskrun_path(meta["namespace"], meta["name"])), False
+
+        async def create() -> tuple[dict[str, Any], bool]:
+            try:
+                return await self.kube.create(taskrun_path(meta["namespace"]), body), True
+            except AlreadyExists:
+                return await self.kube.get(taskrun_path(meta["namespace"], meta["name"])), False
+
+        return await self._retrying(create)
 
     async def get_taskrun(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            return await self.kube.get(taskrun_path(namespace, name))
-        except NotFound:
-            return None
+        async def get() -> dict[str, Any] | None:
+            try:
+                return await self.kube.get(taskrun_path(namespace, name))
+            except NotFound:
+                return None
+
+        return await self._retrying(get)
 
     async def delete_taskrun(self, namespace: str, name: str) -> bool:
         """Delete the TaskRun; its pods and Secrets go with it (owner references). False when it was gone."""
-        try:
-            await self.kube.delete(taskrun_path(namespace, name), propagation="Background")
-        except NotFound:
-            return False
-        return True
+
+        async def delete() -> bool:
+            try:
+                await self.kube.delete(taskrun_path(namespace, name), propagation="Background")
+            except NotFound:
+                return False
+            return True
+
+        return await self._retrying(delete)
 
     async def ensure_credentials_secret(
         self, taskrun: Mapping[str, Any], *, username: str, password: str, labels: Mapping[str, str]
@@ -112,8 +142,12 @@ class TaskRunApi:
         """Create the TaskRun's credentials Secret (owned by it) unless it exists; its name."""
         secret = build_credentials_secret(taskrun=taskrun, username=username, password=password, labels=labels)
         meta = secret["metadata"]
-        with contextlib.suppress(AlreadyExists):
-            await self.kube.create(core_path("secrets", meta["namespace"]), secret)
+
+        async def create() -> None:
+            with contextlib.suppress(AlreadyExists):
+                await self.kube.create(core_path("secrets", meta["namespace"]), secret)
+
+        await self._retrying(create)
         return str(meta["name"])
 
     # ------------------------------------------------------------------ templates

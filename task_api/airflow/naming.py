@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["MAX_NAME", "label_value", "taskrun_name"]
+__all__ = ["MAX_NAME", "earlier_tries", "label_value", "taskrun_name"]
 
 MAX_NAME = 63
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")
@@ -39,6 +39,18 @@ def taskrun_name(*, dag_id: str, task_id: str, run_id: str, try_number: int, map
     readable = _slug(f"{dag_id}-{task_id}" + (f"-m{map_index}" if map_index >= 0 else "")) or "run"
     readable = readable[: MAX_NAME - len(tail)].rstrip("-") or "run"
     return f"{readable}{tail}"
+
+
+def earlier_tries(*, dag_id: str, task_id: str, run_id: str, try_number: int, map_index: int = -1) -> list[str]:
+    """The TaskRun names of the tries before ``try_number`` of the same task instance, oldest first (pure).
+
+    A try whose Airflow process died without ``on_kill`` (SIGKILL, a lost worker) leaves its TaskRun running; the
+    next try finds it by name and stops it.
+    """
+    return [
+        taskrun_name(dag_id=dag_id, task_id=task_id, run_id=run_id, try_number=earlier, map_index=map_index)
+        for earlier in range(1, try_number)
+    ]
 
 
 def label_value(text: str) -> str:

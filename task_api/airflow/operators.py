@@ -46,9 +46,10 @@ from task_api.airflow.build import (
     user_config,
 )
 from task_api.airflow.cluster import TaskRunApi, TaskRunGone, TemplateLookupFailed
-from task_api.airflow.naming import label_value, taskrun_name
+from task_api.airflow.naming import earlier_tries, label_value, taskrun_name
 from task_api.airflow.triggers import TaskRunTrigger
 from task_api.image import parse_reference
+from task_api.kube import ClusterAccess
 from task_api.spec import Problem, Severity
 from task_api.spec.errors import TaskApiError
 
@@ -165,6 +166,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         self.kubeconfig = kubeconfig
         self.cluster_context = cluster_context
         self._running: tuple[str, str] | None = None
+        self._earlier_tries: list[str] = []
         self._check_arguments(source)
 
     # ------------------------------------------------------------------ checks at DAG parse time
@@ -185,7 +187,8 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             except TaskApiError as exc:
                 problems.append(_problem("image", str(exc)))
             else:
-                wanted = self.registry_url.split("://", 1)[-1].rstrip("/")
+                # Kaapana's registry URLs often carry a project path (registry.example.org/project): the host counts.
+                wanted = self.registry_url.split("://", 1)[-1].split("/", 1)[0]
                 if wanted != host:
                     problems.append(
                         _problem("registry_url", f"the image is in registry {host!r}, not {wanted!r}", given=wanted)
@@ -223,10 +226,12 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             mask_secret(self._registry_password)
         ti = context["ti"]
         namespace = self._namespace()
-        name = taskrun_name(
-            dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, try_number=ti.try_number,
-            map_index=getattr(ti, "map_index", -1),
-        )  # fmt: skip
+        identity = {
+            "dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id, "try_number": ti.try_number,
+            "map_index": getattr(ti, "map_index", -1),
+        }  # fmt: skip
+        name = taskrun_name(**identity)
+        self._earlier_tries = earlier_tries(**identity)
         try:
             body, env_sources = self._build(context, namespace=namespace, name=name)
         except TaskApiError as exc:
@@ -298,7 +303,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             return str(self.namespace)
         if os.environ.get("TASK_API_NAMESPACE"):
             return os.environ["TASK_API_NAMESPACE"]
-        return self._api().access.namespace
+        return ClusterAccess.load(kubeconfig=self.kubeconfig, context=self.cluster_context).namespace
 
     def _pull_secrets(self) -> list[str]:
         if self.image_pull_secrets is not None:
@@ -387,6 +392,17 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             if warning.severity is Severity.WARNING:
                 self.log.warning("%s", warning.format(source))
 
+    async def _stop_earlier_tries(self, api: TaskRunApi, namespace: str) -> None:
+        """I/O: delete still-running TaskRuns of earlier tries: their Airflow process died without ``on_kill``.
+
+        Finished ones stay, to be inspected; a running one would otherwise run on unobserved next to this try.
+        """
+        for name in self._earlier_tries:
+            run = await api.get_taskrun(namespace, name)
+            if run is not None and not outcome(run).finished:
+                await api.delete_taskrun(namespace, name)
+                self.log.warning("deleted TaskRun %s/%s of an earlier try: it was still running", namespace, name)
+
     async def _submit(self, body: Mapping[str, Any], env: dict[str, EnvSource]) -> bool:
         async with self._api() as api:
             return await self._create(api, body, env)
@@ -396,6 +412,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         existing = await api.get_taskrun(meta["namespace"], meta["name"])
         if existing is None:
             await self._check_template(api, body, env)
+            await self._stop_earlier_tries(api, meta["namespace"])
         run, created = await api.create_taskrun(body)
         if self.registry_username is not None and self._registry_password is not None:
             await api.ensure_credentials_secret(

@@ -242,7 +242,11 @@ class TaskRunReconciler:
             return await self.templates.for_taskrun(body, extra_secrets=extra)
         except TemplateUnavailable as exc:
             if exc.reason == "WaitingForProcessingContainer":
-                raise Halt(R.WAITING_FOR_PROCESSING_CONTAINER, exc.message, requeue_after=2.0) from None
+                # Chaos fix (tests/chaos/test_registry_outage.py): back off (0.5 s doubling to 60 s) instead of a
+                # fixed 2 s poll. The ProcessingContainer's reconcile wakes its waiting runs at once (Runtime._wake),
+                # so the poll is only a safety net; at a fixed 2 s, N runs waiting through a registry outage cost
+                # N/2 reconciles (and GETs) per second for as long as it lasts.
+                raise Halt(R.WAITING_FOR_PROCESSING_CONTAINER, exc.message, backoff=True) from None
             if exc.transient:
                 raise Halt(R.RESOLVING_IMAGE, f"{exc.reason}: {exc.message}", backoff=True) from None
             raise Halt(R.IMAGE_INSPECTION_FAILED, f"{exc.reason}: {exc.message}") from None

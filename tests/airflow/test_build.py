@@ -22,7 +22,7 @@ from task_api.airflow.build import (
     split_aliases,
     user_config,
 )
-from task_api.airflow.naming import label_value, taskrun_name
+from task_api.airflow.naming import earlier_tries, label_value, taskrun_name
 from task_api.spec import Severity, TaskTemplate
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -61,6 +61,13 @@ class TestNames:
     def test_different_instances_differ(self, other: dict[str, Any]) -> None:
         base = taskrun_name(dag_id="dag", task_id="task", run_id="run", try_number=1)
         assert taskrun_name(**other, try_number=1) != base
+
+    def test_earlier_tries_are_the_names_those_tries_used(self) -> None:
+        def name(n: int) -> str:
+            return taskrun_name(dag_id="d", task_id="t", run_id="r", map_index=2, try_number=n)
+
+        assert earlier_tries(dag_id="d", task_id="t", run_id="r", map_index=2, try_number=1) == []
+        assert earlier_tries(dag_id="d", task_id="t", run_id="r", map_index=2, try_number=3) == [name(1), name(2)]
 
     def test_long_names_keep_the_hash(self) -> None:
         a = taskrun_name(dag_id="d" * 80, task_id="a", run_id="r", try_number=1)

@@ -1,7 +1,8 @@
 """Smoke tests proving the test bed is a real cluster: images come from the authenticated registry through
-imagePullSecrets, pods run on the kubelet and write into PersistentVolumeClaims the host can read, logs come
-back through the API (apiserver -> kubelet), namespaces and owners garbage-collect, and the apiserver serves
-CRDs with CEL validation and runs the usual admission plugins.
+imagePullSecrets (and only through them), pods run on the kubelet and write into PersistentVolumeClaims the
+host can read, logs come back through the API (apiserver -> kubelet), pods reach the API server but nothing
+off this machine, Secrets are encrypted in etcd, namespaces and owners garbage-collect, and the apiserver
+serves CRDs with CEL validation and runs the usual admission plugins.
 """
 
 from __future__ import annotations
