@@ -44,6 +44,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("task", type=Path, metavar="TASK.json", help="the task file")
     parser.add_argument("--mode", choices=["docker", "k8s"], default="docker", help="where to run (default docker)")
     parser.add_argument("--watch", action="store_true", help="follow the output until the container stops")
+    parser.add_argument(
+        "--namespace", "-n", help="k8s mode: the namespace (default: config.namespace, else the kube context's)"
+    )
     parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the run record here")
     parser.add_argument("--no-pull", action="store_true", help="fail instead of pulling a missing image")
     parser.add_argument("--name", help="name the container (default: the engine picks one)")
@@ -62,17 +65,14 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.mode != "docker":
-        print(
-            "task-api run: --mode k8s is the operator's job: apply a TaskRun resource (see docs/operator.md); "
-            "this command runs tasks with the local Docker engine (--mode docker)",
-            file=sys.stderr,
-        )
-        return 2
     if not args.task.is_file():
         what = "is not a file" if args.task.exists() else "no such task file"
         print(f"task-api run: {args.task}: {what}", file=sys.stderr)
         return 2
+    if args.mode == "k8s":
+        from task_api.cli.run_k8s import run_k8s
+
+        return run_k8s(args)
     from task_api.runner.engine import DockerEngine
     from task_api.runner.local import RunOptions, default_user, prepare, start
 
