@@ -6,6 +6,8 @@
 #   hack/testbed/restart.sh COMPONENT --kill     # the same, but SIGKILL at once (a crash, not a shutdown)
 #   hack/testbed/restart.sh COMPONENT stop [--kill]
 #   hack/testbed/restart.sh COMPONENT start      # start it again exactly as it ran before "stop"
+#   hack/testbed/restart.sh COMPONENT --down-for SECONDS [--kill]
+#                                                # an outage: stop, print "down", wait, start; all under the lock
 #
 # COMPONENT is one of: registry etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet.
 #
@@ -16,13 +18,17 @@
 # the process list and environment of the daemon (they take secrets from files, never from arguments).
 #
 # The lock: up.sh/down.sh hold $TESTBED_DIR/.lock while they rebuild the bed; we take it too, so a fault
-# test never races a rebuild. A bed that is not running is an error, not something we start: use up.sh.
+# test never races a rebuild. An outage must hold it from stop to start (--down-for): up.sh, run meanwhile by
+# another test session, would find the bed unhealthy and rebuild it from scratch, wiping everyone's objects.
+# It waits for the lock instead, then finds the bed healthy. Separate "stop" and "start" calls release it in
+# between; use them only when nobody else uses the bed. INT/TERM during an outage still start the component.
+# A bed that is not running is an error, not something we start: use up.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 
-usage() { sed -n '2,11p' "$0" >&2; exit 2; }
+usage() { sed -n '2,14p' "$0" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 component=$1; shift
 case " ${COMPONENTS[*]} " in
@@ -31,13 +37,18 @@ case " ${COMPONENTS[*]} " in
 esac
 action=restart
 signal=TERM
-for arg in "$@"; do
-  case $arg in
-    stop | start | restart) action=$arg ;;
+down_for=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    stop | start | restart) action=$1 ;;
     --kill) signal=KILL ;;
+    --down-for)
+      [[ ${2:-} =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--down-for '${2:-}': allowed: a number of seconds, e.g. 5 or 2.5"
+      down_for=$2; shift ;;
     -h | --help) usage ;;
-    *) die "unknown argument '$arg' (allowed: stop, start, restart, --kill)" ;;
+    *) die "unknown argument '$1' (allowed: stop, start, restart, --kill, --down-for SECONDS)" ;;
   esac
+  shift
 done
 require_root
 record=$RUN/$component.cmd
@@ -97,5 +108,11 @@ take_lock
 case $action in
   stop) do_stop ;;
   start) do_start ;;
-  restart) do_stop; do_start ;;
+  restart)
+    do_stop
+    trap 'log "interrupted: starting $component now"' INT TERM
+    echo down
+    sleep "$down_for" || true
+    do_start
+    ;;
 esac

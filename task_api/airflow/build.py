@@ -25,9 +25,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from task_api.core.taskrun_objects import (
+    Outcome,
+    build_credentials_secret,
+    credentials_secret_name,
+    outcome,
+)
 from task_api.spec import Problem, Severity, SpecError, TaskTemplate
 from task_api.spec._base import did_you_mean, quote
-from task_api.spec.crd.taskrun import TaskRunReason
 from task_api.spec.load import SECRET_NAME
 from task_api.spec.processing_container import check_env_value
 
@@ -65,9 +70,6 @@ ALIASES: Mapping[str, str] = {
 }
 
 #: Reasons after which trying the same thing again cannot help: the Airflow task fails without retries.
-FINAL_REASONS = frozenset(
-    {TaskRunReason.INVALID_SPEC, TaskRunReason.UPSTREAM_FAILED, TaskRunReason.IMAGE_INSPECTION_FAILED}
-)
 
 
 class OperatorConfigError(SpecError):
@@ -383,39 +385,6 @@ def bind_inputs(
     return bindings
 
 
-def credentials_secret_name(taskrun: str) -> str:
-    """The Secret holding the operator's registry credentials for one TaskRun (pure)."""
-    return f"{taskrun}-credentials"
-
-
-def build_credentials_secret(
-    *, taskrun: Mapping[str, Any], username: str, password: str, labels: Mapping[str, str]
-) -> dict[str, Any]:
-    """A Secret with ``username`` and ``password``, owned by the TaskRun so it is deleted with it (pure)."""
-    meta = taskrun["metadata"]
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {
-            "name": credentials_secret_name(meta["name"]),
-            "namespace": meta["namespace"],
-            "labels": dict(labels),
-            "ownerReferences": [
-                {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": "TaskRun",
-                    "name": meta["name"],
-                    "uid": meta["uid"],
-                    "controller": False,
-                    "blockOwnerDeletion": False,
-                }
-            ],
-        },
-        "stringData": {"username": username, "password": password},
-    }
-
-
 def build_taskrun(
     *,
     name: str,
@@ -481,33 +450,3 @@ def build_taskrun(
         },
         "spec": spec,
     }
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A TaskRun's state as the Airflow operator sees it."""
-
-    finished: bool
-    succeeded: bool
-    reason: str
-    message: str
-
-    @property
-    def retryable(self) -> bool:
-        """Whether another Airflow try could help (not for an invalid spec, a failed upstream, a bad image)."""
-        return not self.succeeded and self.reason not in FINAL_REASONS
-
-
-def outcome(taskrun: Mapping[str, Any]) -> Outcome:
-    """Read the ``Succeeded`` condition (pure)."""
-    status = taskrun.get("status") or {}
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == "Succeeded":
-            state = cond.get("status")
-            return Outcome(
-                finished=state in ("True", "False"),
-                succeeded=state == "True",
-                reason=str(cond.get("reason") or status.get("reason") or ""),
-                message=str(cond.get("message") or ""),
-            )
-    return Outcome(finished=False, succeeded=False, reason=str(status.get("reason") or "Pending"), message="")

@@ -139,7 +139,9 @@ async def _submit_and_follow(
             )
         finished = await api.wait(meta["namespace"], meta["name"], emit=lambda line: print(line, flush=True))
         status = finished.get("status") or {}
-        condition = next((c for c in status.get("conditions") or [] if c.get("type") == "Succeeded"), {})
+        condition: dict[str, Any] = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == "Succeeded"), {}
+        )
         _say(
             f"TaskRun {meta['name']} finished: {status.get('reason')}"
             + (f": {condition.get('message')}" if condition.get("message") else "")

@@ -436,13 +436,27 @@ def component(name: str, action: str, *, kill: bool = False) -> float:
 
 
 @contextmanager
-def component_down(name: str, *, kill: bool = False) -> Iterator[None]:
-    """Stop a test bed component for the body of the ``with``; it is always started again."""
-    component(name, "stop", kill=kill)
+def component_down(name: str, *, seconds: float, kill: bool = False) -> Iterator[float]:
+    """An outage of one test bed component for ``seconds``: the body of the ``with`` runs while it is down.
+
+    ``restart.sh NAME --down-for SECONDS`` does stop, wait and start while holding the test bed lock, so that an
+    ``up.sh`` of another test session waits instead of finding the bed unhealthy and rebuilding it. It runs in
+    a session of its own: even if this test is interrupted, the component is started again. Yields the time
+    the component went down (monotonic); on leaving, waits until it is healthy again.
+    """
+    argv = [str(RESTART), name, "--down-for", f"{seconds:g}", *(["--kill"] if kill else [])]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    down = time.monotonic()
     try:
-        yield
+        if line != "down":
+            proc.wait(timeout=120)
+            raise ChaosError(f"{' '.join(argv)} did not stop {name}: {proc.stderr.read() if proc.stderr else ''}")
+        yield down
     finally:
-        component(name, "start")
+        if proc.wait(timeout=seconds + 300) != 0:
+            raise ChaosError(f"{' '.join(argv)} failed: {proc.stderr.read().strip()[-1500:] if proc.stderr else ''}")
 
 
 def api_ready(testbed: Testbed, *, timeout: float = 120) -> float:

@@ -3,7 +3,8 @@
 The kills alternate between SIGKILL of the operator's process on the node (the kubelet restarts the container)
 and ``kubectl delete pod --grace-period=0 --force`` (the Deployment makes a new pod): the first keeps the pod,
 the second starts from nothing, and alternating keeps the kubelet's crash-loop back-off from growing. The moments
-are random points of the burst's progress (the share of its pods created so far), drawn from the printed seed.
+are random points of the burst's progress ((pods created + runs finished) / 2N, between 2 % and 70 %), drawn
+from the printed seed.
 
 Holds: every TaskRun ends Succeeded; exactly one pod per attempt ever existed (a watch started before the burst
 keeps every pod UID per name); no run is left without a final condition.
@@ -32,7 +33,7 @@ def test_operator_killed_during_a_burst(testbed: Testbed, run_ns: Namespace, cha
     n = scale.burst
     names = [f"kill-{i:03d}" for i in range(n)]
     # Random moments of the burst, as fractions of its progress; sorted, so each kill waits for its moment.
-    moments = sorted(rng.uniform(0.02, 0.9) for _ in range(scale.kills))
+    moments = sorted(rng.uniform(0.02, 0.7) for _ in range(scale.kills))
     recoveries: list[float] = []
     kills_during_burst = 0
     try:
@@ -40,17 +41,21 @@ def test_operator_killed_during_a_burst(testbed: Testbed, run_ns: Namespace, cha
             started = time.monotonic()
             _bed.apply(testbed, run_ns.name, [_bed.trivial_taskrun(x, chain_image, PULL_SECRET) for x in names])
             for index, moment in enumerate(moments):
-                # The moment is a share of the burst's pods created; the pod watch makes it cheap to follow.
-                while sum(1 for p in ledger.uids if p.startswith("kill-")) < moment * n:
-                    time.sleep(0.02)
-                time.sleep(rng.uniform(0, 0.3))
-                pods = sum(1 for p in ledger.uids if p.startswith("kill-"))
-                kills_during_burst += pods < n  # some runs had no pod yet: the kill hit the burst
+                # The moment is a share of the burst's progress: pods created (fast) plus runs finished (only
+                # while an operator runs), so every moment falls inside the burst, however long recoveries take.
+                while True:
+                    runs = _bed.taskruns(testbed, run_ns.name)
+                    unfinished = sum(1 for x in names if not (x in runs and _bed.is_final(runs[x])))
+                    pods = sum(1 for p in ledger.uids if p.startswith("kill-"))
+                    if (pods + n - unfinished) / (2 * n) >= moment or unfinished == 0:
+                        break
+                    time.sleep(0.2)
+                kills_during_burst += unfinished > 0  # some runs had not finished: the kill hit the burst
                 how = "process" if index % 2 == 0 else "pod"
                 recovery = _bed.kill_operator(testbed, how=how)
                 recoveries.append(recovery)
-                print(f"[chaos] kill {index + 1} ({how}) with {pods}/{n} pods created:"
-                      f" operator ready again after {recovery:.1f} s")  # fmt: skip
+                print(f"[chaos] kill {index + 1} ({how}) at {moment:.0%}: {pods}/{n} pods, {unfinished} runs"
+                      f" unfinished; operator ready again after {recovery:.1f} s")  # fmt: skip
             runs, _ = _bed.wait_all_final(testbed, run_ns.name, names, timeout=900)
             total = time.monotonic() - started
             ledger.merge_listing()

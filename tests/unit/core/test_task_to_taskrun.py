@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from task_api.core.task_to_taskrun import host_paths, taskrun_from_task, taskrun_name
 from task_api.spec.errors import SpecError
 from task_api.spec.load import parse_task
+from task_api.spec.task import Task
 
 COMPAT = Path(__file__).resolve().parents[3].parent / "shared" / "compat" / "kaapana"
 
 
-def task(doc: dict[str, object]):  # type: ignore[no-untyped-def]
+def task(doc: Mapping[str, Any]) -> Task:
     return parse_task(json.dumps(doc), source="task.json", environ={})
 
 
-BASE = {"name": "Hello run", "image": "reg:5000/hello:1", "taskTemplate": "checksum"}
+BASE: dict[str, Any] = {"name": "Hello run", "image": "reg:5000/hello:1", "taskTemplate": "checksum"}
 
 
 def test_pvc_bindings_env_command_resources_and_config_carry_over() -> None:
