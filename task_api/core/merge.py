@@ -126,6 +126,26 @@ def _source(binding: ChannelBinding, where: str, base_dir: str | None, problems:
     return source.model_copy(update={"host_path": joined})
 
 
+def _unknown_channel(
+    name: str, where: str, *, side: str, same_side: list[str], other_side: list[str], template: TaskTemplate
+) -> Problem:
+    """Pure: the problem for a binding naming no channel of its side (or one of the other side)."""
+    other = "output" if side == "input" else "input"
+    if name in other_side:
+        message = f"{name!r} is an {other} channel of template {template.identifier!r}; bind it under {other}s"
+    else:
+        hint = did_you_mean(name, same_side)
+        message = f"template {template.identifier!r} has no {side} channel {name!r}" + (
+            f" (did you mean {hint!r}?)" if hint else ""
+        )
+    return Problem(
+        path=f"{where}.name",
+        message=message,
+        given=quote(name),
+        allowed=", ".join(same_side) or f"(the template has no {side}s)",
+    )
+
+
 def _channels(
     task: Task, template: TaskTemplate, base_dir: str | None, problems: list[Problem]
 ) -> tuple[list[ResolvedChannel], list[ResolvedChannel]]:
@@ -138,19 +158,14 @@ def _channels(
         where = f"inputs[{index}]"
         channel = inputs.get(binding.name)
         if channel is None:
-            hint = did_you_mean(binding.name, list(inputs))
-            message = (
-                f"{binding.name!r} is an output channel of template {template.identifier!r}; bind it under outputs"
-                if binding.name in outputs
-                else f"template {template.identifier!r} has no input channel {binding.name!r}"
-                + (f" (did you mean {hint!r}?)" if hint else "")
-            )
             problems.append(
-                Problem(
-                    path=f"{where}.name",
-                    message=message,
-                    given=quote(binding.name),
-                    allowed=", ".join(inputs) or "(the template has no inputs)",
+                _unknown_channel(
+                    binding.name,
+                    where,
+                    side="input",
+                    same_side=list(inputs),
+                    other_side=list(outputs),
+                    template=template,
                 )
             )
             continue
@@ -167,19 +182,14 @@ def _channels(
         where = f"outputs[{index}]"
         out = outputs.get(binding.name)
         if out is None:
-            hint = did_you_mean(binding.name, list(outputs))
-            message = (
-                f"{binding.name!r} is an input channel of template {template.identifier!r}; bind it under inputs"
-                if binding.name in inputs
-                else f"template {template.identifier!r} has no output channel {binding.name!r}"
-                + (f" (did you mean {hint!r}?)" if hint else "")
-            )
             problems.append(
-                Problem(
-                    path=f"{where}.name",
-                    message=message,
-                    given=quote(binding.name),
-                    allowed=", ".join(outputs) or "(the template has no outputs)",
+                _unknown_channel(
+                    binding.name,
+                    where,
+                    side="output",
+                    same_side=list(outputs),
+                    other_side=list(inputs),
+                    template=template,
                 )
             )
             continue
