@@ -8,8 +8,25 @@ here, so any test directory can use them:
 * ``tests.fixtures.testbed``  — the project's Kubernetes test bed (``hack/testbed``), namespaces, pushes.
 """
 
+import pytest
+
 pytest_plugins = [
     "tests.fixtures.docker",
     "tests.fixtures.registry",
     "tests.fixtures.testbed",
 ]
+
+
+# Cheap and self-contained first, disruptive last: the chaos scenarios restart the API server, etcd and the
+# registry, so they run after every test that merely uses the shared test bed.
+_ORDER = ("tests/unit/", "tests/compat/", "tests/integration/", "tests/cluster/", "tests/e2e/", "tests/airflow/",
+          "tests/chaos/")  # fmt: skip
+
+
+def _rank(item: pytest.Item) -> int:
+    path = item.nodeid
+    return next((i for i, prefix in enumerate(_ORDER) if path.startswith(prefix)), len(_ORDER))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: the order inside each group is kept
