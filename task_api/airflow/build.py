@@ -401,6 +401,7 @@ def build_taskrun(
     with_credentials: bool = False,
     timeout_seconds: int | None = None,
     retries: Mapping[str, Any] | None = None,
+    heartbeat_timeout_seconds: int | None = None,
     labels: Mapping[str, str] | None = None,
     annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -439,6 +440,8 @@ def build_taskrun(
         spec["timeoutSeconds"] = int(timeout_seconds)
     if retries:
         spec["retries"] = dict(retries)
+    if heartbeat_timeout_seconds is not None:
+        spec["heartbeatTimeoutSeconds"] = int(heartbeat_timeout_seconds)
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "TaskRun",

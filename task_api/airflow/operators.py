@@ -97,6 +97,9 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
     :param taskrun_retries: the TaskRun's own retry policy, e.g. ``{"limit": 2, "memoryFactor": 2}``.
     :param deferrable: wait in the triggerer instead of a worker slot (the log is copied at the end).
     :param poll_interval: seconds between status reads.
+    :param heartbeat_timeout: seconds; while this task waits it refreshes the TaskRun's heartbeat, and the
+        Kubernetes operator cancels the run when the heartbeat is older than this — so a task process killed
+        with SIGKILL (no ``on_kill``) leaves no pod running. None: no heartbeat.
     :param kubeconfig: kubeconfig path (default ``$KUBECONFIG``, in-cluster, ``~/.kube/config``).
     """
 
@@ -124,6 +127,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         taskrun_retries: Mapping[str, Any] | None = None,
         deferrable: bool = False,
         poll_interval: float = 1.0,
+        heartbeat_timeout: int | None = 90,
         kubeconfig: str | None = None,
         cluster_context: str | None = None,
         **kwargs: Any,
@@ -163,6 +167,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         self.taskrun_retries = dict(taskrun_retries) if taskrun_retries else None
         self.deferrable = deferrable
         self.poll_interval = poll_interval
+        self.heartbeat_timeout = heartbeat_timeout
         self.kubeconfig = kubeconfig
         self.cluster_context = cluster_context
         self._running: tuple[str, str] | None = None
@@ -244,6 +249,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
                 self.defer(
                     trigger=TaskRunTrigger(
                         namespace=namespace, name=name, poll_interval=self.poll_interval,
+                        heartbeat_every=self._heartbeat_every(),
                         kubeconfig=self.kubeconfig, cluster_context=self.cluster_context,
                     ),
                     method_name="execute_complete",
@@ -353,6 +359,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             with_credentials=self.registry_username is not None,
             timeout_seconds=self.timeout_seconds,
             retries=self.taskrun_retries,
+            heartbeat_timeout_seconds=self.heartbeat_timeout,
             labels={k: v for k, v in labels.items() if v},
             annotations={
                 "task-api.io/airflow-dag-id": ti.dag_id,
@@ -432,8 +439,16 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         async with self._api() as api:
             await self._create(api, body, env)
             return await api.wait(
-                meta["namespace"], meta["name"], emit=self._emitter(meta["name"]), poll_interval=self.poll_interval
+                meta["namespace"],
+                meta["name"],
+                emit=self._emitter(meta["name"]),
+                poll_interval=self.poll_interval,
+                heartbeat_every=self._heartbeat_every(),
             )
+
+    def _heartbeat_every(self) -> float | None:
+        """Beat three times per timeout, so one missed beat never cancels a healthy run."""
+        return None if self.heartbeat_timeout is None else max(1.0, self.heartbeat_timeout / 3)
 
     def _emitter(self, name: str) -> Callable[[str], None]:
         def emit(line: str) -> None:

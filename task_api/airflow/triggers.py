@@ -28,6 +28,7 @@ class TaskRunTrigger(BaseTrigger):  # type: ignore[misc]  # Airflow is untyped f
         namespace: str,
         name: str,
         poll_interval: float = 2.0,
+        heartbeat_every: float | None = None,
         kubeconfig: str | None = None,
         cluster_context: str | None = None,
     ) -> None:
@@ -35,6 +36,8 @@ class TaskRunTrigger(BaseTrigger):  # type: ignore[misc]  # Airflow is untyped f
         self.namespace = namespace
         self.name = name
         self.poll_interval = poll_interval
+        # The triggerer keeps the run's heartbeat while the task is deferred (see TaskRunOperator.heartbeat_timeout).
+        self.heartbeat_every = heartbeat_every
         self.kubeconfig = kubeconfig
         self.cluster_context = cluster_context
 
@@ -46,6 +49,7 @@ class TaskRunTrigger(BaseTrigger):  # type: ignore[misc]  # Airflow is untyped f
                 "namespace": self.namespace,
                 "name": self.name,
                 "poll_interval": self.poll_interval,
+                "heartbeat_every": self.heartbeat_every,
                 "kubeconfig": self.kubeconfig,
                 "cluster_context": self.cluster_context,
             },
@@ -56,7 +60,9 @@ class TaskRunTrigger(BaseTrigger):  # type: ignore[misc]  # Airflow is untyped f
         base = {"namespace": self.namespace, "name": self.name}
         try:
             async with TaskRunApi.connect(kubeconfig=self.kubeconfig, context=self.cluster_context) as api:
-                run = await api.wait(self.namespace, self.name, poll_interval=self.poll_interval)
+                run = await api.wait(
+                    self.namespace, self.name, poll_interval=self.poll_interval, heartbeat_every=self.heartbeat_every
+                )
         except TaskRunGone as exc:
             yield TriggerEvent({**base, "status": "gone", "message": str(exc)})
             return

@@ -55,6 +55,7 @@ from task_api.image.reference import parse_reference
 from task_api.kube import AlreadyExists, KubeApiError, KubeClient, NotFound
 from task_api.kube.client import core_path, resource_path
 from task_api.kube.events import EventRecorder
+from task_api.kube.taskruns import HEARTBEAT_ANNOTATION
 from task_api.spec import Measurement, ResolvedTask
 from task_api.spec.crd import GROUP, VERSION, TaskRunReason
 from task_api.spec.errors import SpecError
@@ -154,6 +155,32 @@ class TaskRunReconciler:
             return await self._finished(body)
         if (body.get("spec") or {}).get("cancelled"):
             return await self._cancel(body)
+        heartbeat_due = self._heartbeat_due(body)
+        if heartbeat_due is not None and heartbeat_due <= 0:
+            last = (meta.get("annotations") or {}).get(HEARTBEAT_ANNOTATION) or "never"
+            return await self._cancel(
+                body, message=f"the client stopped sending heartbeats (last: {last}); the run was cancelled"
+            )
+        result = await self._reconcile_active(body, pod_hint)
+        if heartbeat_due is not None and not result.finished:
+            # Look again when the heartbeat would be overdue, unless something brings the run back sooner.
+            result.requeue_after = min(result.requeue_after or heartbeat_due, heartbeat_due)
+        return result
+
+    def _heartbeat_due(self, body: Mapping[str, Any]) -> float | None:
+        """Seconds until the client's heartbeat is overdue (≤ 0: it is), or None when the run asks for none."""
+        timeout = (body.get("spec") or {}).get("heartbeatTimeoutSeconds")
+        if not timeout:
+            return None
+        meta = body["metadata"]
+        stamp = (meta.get("annotations") or {}).get(HEARTBEAT_ANNOTATION) or meta.get("creationTimestamp")
+        try:
+            last = parse_rfc3339(stamp)
+        except (TypeError, ValueError):
+            last = parse_rfc3339(meta["creationTimestamp"])
+        return float(timeout) - (self.clock() - last).total_seconds() + 0.5
+
+    async def _reconcile_active(self, body: Mapping[str, Any], pod_hint: PodHint | None) -> Result:
         result = Result()
         try:
             await self._run(body, result, pod_hint)
@@ -653,14 +680,14 @@ class TaskRunReconciler:
         await self._patch_status(body, {"podDeletedAt": self._now()})
         return Result(finished=True)
 
-    async def _cancel(self, body: Mapping[str, Any]) -> Result:
+    async def _cancel(self, body: Mapping[str, Any], *, message: str = "the TaskRun was cancelled") -> Result:
         meta = body["metadata"]
         status = body.get("status") or {}
         for name in {status.get("podName"), pods.measure_pod_name(meta["name"])}:
             if name:
                 await self._delete(core_path("pods", meta["namespace"], name))
-        await self._write(body, R.CANCELLED, "the TaskRun was cancelled")
-        self.events.record_soon(body, type_="Normal", reason="Cancelled", message="the run was cancelled")
+        await self._write(body, R.CANCELLED, message)
+        self.events.record_soon(body, type_="Normal", reason="Cancelled", message=message)
         self.metrics.finished.labels(reason=R.CANCELLED.value).inc()
         return Result(finished=True)
 

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -25,6 +26,9 @@ from task_api.kube.client import core_path, resource_path
 from task_api.spec import SpecError, TaskTemplate
 from task_api.spec.crd import GROUP, VERSION
 from task_api.spec.errors import TaskApiError
+
+#: Refreshed by a client following a run with ``spec.heartbeatTimeoutSeconds`` (docs/operator.md).
+HEARTBEAT_ANNOTATION = "task-api.io/heartbeat"
 
 __all__ = ["MAIN_CONTAINER", "TaskRunApi", "TaskRunGone", "TemplateLookupFailed"]
 
@@ -151,6 +155,13 @@ class TaskRunApi:
         await self._retrying(create)
         return str(meta["name"])
 
+    async def heartbeat(self, namespace: str, name: str) -> None:
+        """I/O: set the run's heartbeat annotation to now."""
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        await self.kube.merge_patch(
+            taskrun_path(namespace, name), {"metadata": {"annotations": {HEARTBEAT_ANNOTATION: stamp}}}
+        )
+
     # ------------------------------------------------------------------ templates
 
     async def _pull_secret_credentials(
@@ -269,12 +280,16 @@ class TaskRunApi:
         *,
         emit: Callable[[str], None] | None = None,
         poll_interval: float = 1.0,
+        heartbeat_every: float | None = None,
     ) -> dict[str, Any]:
         """I/O: poll the TaskRun until it finished, following each attempt's pod log into ``emit``.
 
+        With ``heartbeat_every``, refresh the run's heartbeat annotation that often while waiting (for runs with
+        ``spec.heartbeatTimeoutSeconds``: if this process dies, the operator cancels the run).
         Returns the finished TaskRun; raises :class:`TaskRunGone` when it is deleted meanwhile.
         """
         streamed: set[str] = set()
+        last_beat = -1e9
         stream: asyncio.Task[None] | None = None
         try:
             while True:
@@ -288,6 +303,11 @@ class TaskRunApi:
                     continue
                 if run is None:
                     raise TaskRunGone(f"TaskRun {namespace}/{name} was deleted before it finished")
+                now = asyncio.get_running_loop().time()
+                if heartbeat_every is not None and now - last_beat >= heartbeat_every and not outcome(run).finished:
+                    with contextlib.suppress(KubeApiError):  # a missed beat is retried next time round
+                        await self.heartbeat(namespace, name)
+                        last_beat = now
                 pod_name = (run.get("status") or {}).get("podName")
                 if emit is not None and pod_name and pod_name not in streamed and (stream is None or stream.done()):
                     pod = await self.get_pod(namespace, pod_name)

@@ -331,3 +331,32 @@ def test_processing_container_status_and_printer_columns(run_ns: Namespace, hell
     while "ImageNotFound" not in json.dumps(run_ns.get("processingcontainer", "missing").get("status")):
         assert time.monotonic() < deadline + 60
         time.sleep(0.5)
+
+
+def test_a_run_whose_client_stops_heartbeating_is_cancelled(run_ns: Namespace, hello: str) -> None:
+    run_ns.apply(
+        taskrun(
+            "beating",
+            hello,
+            "compress",
+            inputs=[{"name": "in", "persistentVolumeClaim": {"claimName": "task-api-workspace"}}],
+            command=["sleep", "600"],
+            heartbeatTimeoutSeconds=10,
+        )
+    )
+    run_ns.wait_reason("beating", "Running")
+    # A live client: beats every 3 s for 15 s (longer than the timeout) and the run keeps running.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        run_ns.kubectl("annotate", "--overwrite", "taskrun", "beating", f"task-api.io/heartbeat={stamp}")
+        time.sleep(3)
+    assert run_ns.get("taskrun", "beating")["status"]["reason"] == "Running"
+    # The client dies: no more beats, and the operator cancels the run and stops its pod.
+    run = run_ns.wait_finished("beating", timeout=60)
+    assert condition(run)["reason"] == "Cancelled"
+    assert "stopped sending heartbeats" in condition(run)["message"]
+    deadline = time.monotonic() + 60
+    while run_ns.kubectl("get", "pod", "beating-a1", check=False).returncode == 0:
+        assert time.monotonic() < deadline, "the abandoned run's pod is still there"
+        time.sleep(0.5)

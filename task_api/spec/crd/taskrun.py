@@ -234,6 +234,15 @@ class TaskRunSpec(CrdModel):
     )
     retries: RetryPolicy | None = Field(default=None, description="Retry policy.")
     cancelled: bool = Field(default=False, description="Set to true to cancel the run: its pod is stopped.")
+    heartbeat_timeout_seconds: int | None = Field(
+        default=None,
+        ge=10,
+        le=24 * 3600,
+        description=(
+            "For clients that must not leave runs behind when they die (Airflow): the run is cancelled when the "
+            "annotation task-api.io/heartbeat (an RFC 3339 time the client refreshes) is older than this."
+        ),
+    )
     ttl_seconds_after_finished: int | None = Field(
         default=None,
         ge=0,
