@@ -101,7 +101,14 @@ do_start() {
   # shellcheck disable=SC2034 # read by start_daemon (lib.sh)
   DAEMON_CWD=/ DAEMON_ENV=()
   wait_for "$component to answer" 90 "$component" "probe_$component" || die "$component did not come back"
-  log "$component healthy again"
+  # The others recover too before the lock is released (the API server's /readyz fails for a while after etcd
+  # returns): an up.sh waiting for the lock must find the whole bed healthy, or it would rebuild it.
+  local c
+  for c in "${COMPONENTS[@]}"; do
+    wait_for "$c to answer" 90 "$c" "probe_$c" || die "$c did not recover after $component came back"
+  done
+  wait_for "node $NODE_NAME Ready" 90 kubelet probe_node_ready || die "node $NODE_NAME not Ready after $component"
+  log "$component healthy again (and the rest of the bed)"
 }
 
 take_lock

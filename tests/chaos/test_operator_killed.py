@@ -3,8 +3,8 @@
 The kills alternate between SIGKILL of the operator's process on the node (the kubelet restarts the container)
 and ``kubectl delete pod --grace-period=0 --force`` (the Deployment makes a new pod): the first keeps the pod,
 the second starts from nothing, and alternating keeps the kubelet's crash-loop back-off from growing. The moments
-are random points of the burst's progress ((pods created + runs finished) / 2N, between 2 % and 70 %), drawn
-from the printed seed.
+are random points of the burst's progress ((pods created + runs finished) / 2N, between 2 % and 60 %), drawn
+from the printed seed; each task sleeps a random 0 to 90 s, so the burst outlasts five restarts at any size.
 
 Holds: every TaskRun ends Succeeded; exactly one pod per attempt ever existed (a watch started before the burst
 keeps every pod UID per name); no run is left without a final condition.
@@ -26,6 +26,10 @@ from tests.fixtures.testbed import Testbed
 
 pytestmark = [pytest.mark.cluster, pytest.mark.chaos]
 
+# Each task sleeps 0..TASK_SECONDS (drawn from the seed): trivial tasks finish faster than five operator restarts
+# take (the kubelet's crash-loop back-off alone is 10 s and more), and a burst that is over cannot be hit.
+TASK_SECONDS = 90
+
 
 @pytest.mark.timeout(1800)
 def test_operator_killed_during_a_burst(testbed: Testbed, run_ns: Namespace, chain_image: str, scale: Scale) -> None:
@@ -33,13 +37,17 @@ def test_operator_killed_during_a_burst(testbed: Testbed, run_ns: Namespace, cha
     n = scale.burst
     names = [f"kill-{i:03d}" for i in range(n)]
     # Random moments of the burst, as fractions of its progress; sorted, so each kill waits for its moment.
-    moments = sorted(rng.uniform(0.02, 0.7) for _ in range(scale.kills))
+    moments = sorted(rng.uniform(0.02, 0.6) for _ in range(scale.kills))
     recoveries: list[float] = []
     kills_during_burst = 0
     try:
         with _bed.pod_ledger(testbed, run_ns.name) as ledger:
             started = time.monotonic()
-            _bed.apply(testbed, run_ns.name, [_bed.trivial_taskrun(x, chain_image, PULL_SECRET) for x in names])
+            bodies = [
+                _bed.sleeping_taskrun(x, chain_image, PULL_SECRET, f"sleep {rng.randint(0, TASK_SECONDS)}")
+                for x in names
+            ]
+            _bed.apply(testbed, run_ns.name, bodies)
             for index, moment in enumerate(moments):
                 # The moment is a share of the burst's progress: pods created (fast) plus runs finished (only
                 # while an operator runs), so every moment falls inside the burst, however long recoveries take.
