@@ -44,7 +44,8 @@ with DAG("tr-deferred", schedule=None) as deferred_dag:
     )
     d_get >> d_proc
 
-# A long task to kill: SLEEP comes from the run's conf.
+# A long task to kill: SLEEP comes from the run's conf. A short heartbeat timeout, so a SIGKILLed task's run is
+# cancelled within seconds rather than the default 90.
 with DAG("tr-slow", schedule=None) as slow_dag:
     s_get = TaskRunOperator(task_id="get", image=IMAGE, task_template="download-from-url")
     s_proc = TaskRunOperator(
@@ -52,6 +53,7 @@ with DAG("tr-slow", schedule=None) as slow_dag:
         image=IMAGE,
         task_template="my-algorithm",
         iochannel_maps=[IOMapping(s_get, "downloads", "inputs")],
+        heartbeat_timeout=15,
     )
     s_get >> s_proc
 
