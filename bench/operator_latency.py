@@ -32,16 +32,15 @@ from task_api.kube.client import core_path
 
 async def steady(kube: Any, namespace: str, rate: float, seconds: float, make: Any) -> list[float]:
     created: dict[str, float] = {}
-    latencies: dict[str, float] = {}
+    seen: dict[str, float] = {}
     stop = asyncio.Event()
 
     def added(pod: dict[str, Any], at: float) -> None:
         labels = pod["metadata"].get("labels") or {}
         if labels.get("task-api.io/role", "task") != "task":
             return
-        key = labels.get("task-api.io/taskrun") or pod["metadata"]["name"]
-        if key in created and key not in latencies:
-            latencies[key] = at - created[key]
+        # A directly created pod's event may arrive before its create call returns: keep it, subtract later.
+        seen.setdefault(labels.get("task-api.io/taskrun") or pod["metadata"]["name"], at)
 
     watcher = asyncio.create_task(watch_pods(kube, namespace, added, stop))
     await asyncio.sleep(0.5)
@@ -60,10 +59,11 @@ async def steady(kube: Any, namespace: str, rate: float, seconds: float, make: A
         pending.append(asyncio.create_task(create()))
     await asyncio.gather(*pending)
     deadline = time.monotonic() + 60
-    while len(latencies) < total and time.monotonic() < deadline:
+    while len(set(created) & set(seen)) < total and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     stop.set()
     watcher.cancel()
+    latencies = {key: max(0.0, seen[key] - created[key]) for key in created if key in seen}
     missing = total - len(latencies)
     if missing:
         print(f"warning: {missing} of {total} pods not seen within 60 s (counted as missing, not in percentiles)")
