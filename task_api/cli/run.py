@@ -20,7 +20,9 @@ with Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,19 +111,40 @@ def _follow(engine: DockerEngine, record: RunRecord, path: Path, *, watch: bool,
     from task_api.runner.status import exit_code_for, format_duration
 
     sampler = PeakSampler(engine, record.container_id).start() if monitor else None
+
+    # The engine I/O runs in a daemon thread and this thread only waits: Ctrl-C then lands here, never inside the
+    # HTTP client (a KeyboardInterrupt raised in the middle of httpx's connection handling could leave the process
+    # hanging until the container ended). Detaching just stops waiting; the daemon thread dies with the process.
+    finished = threading.Event()
+    failures: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            if watch:
+                for stream_id, data in stream_logs(engine, record, follow=True):
+                    write_chunk(stream_id, data)
+            engine.wait_container(record.container_id)
+        except BaseException as exc:  # handed to the main thread below
+            failures.append(exc)
+        finally:
+            finished.set()
+
+    threading.Thread(target=follow, name="follow-container", daemon=True).start()
     try:
-        if watch:
-            for stream_id, data in stream_logs(engine, record, follow=True):
-                write_chunk(stream_id, data)
-        engine.wait_container(record.container_id)
+        while not finished.wait(0.2):
+            pass
     except KeyboardInterrupt:
         if sampler is not None:
             sampler.stop()
         print(
             f"\ndetached; container {record.id} keeps running. Follow it with: task-api logs {path} --follow",
             file=sys.stderr,
+            flush=True,
         )
-        return EXIT_DETACHED
+        sys.stdout.flush()
+        os._exit(EXIT_DETACHED)  # no interpreter teardown: the follower thread may sit in a socket read
+    if failures:
+        raise failures[0]
     peak = sampler.stop() if sampler is not None else None
     status = current_status(engine, record, peak_memory=peak)
     try:
