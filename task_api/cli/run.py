@@ -129,8 +129,9 @@ def _follow(engine: DockerEngine, record: RunRecord, path: Path, *, watch: bool,
         finally:
             finished.set()
 
-    threading.Thread(target=follow, name="follow-container", daemon=True).start()
     try:
+        # Started inside the try: once the container's output can appear, Ctrl-C means "detach".
+        threading.Thread(target=follow, name="follow-container", daemon=True).start()
         while not finished.wait(0.2):
             pass
     except KeyboardInterrupt:
