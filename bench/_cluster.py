@@ -140,6 +140,18 @@ def trivial_taskrun(name: str, image: str) -> dict[str, Any]:
     }
 
 
+def plain_pod(name: str, image: str) -> dict[str, Any]:
+    """The baseline: a pod like a trivial TaskRun's, created directly (same image, pull secret, no operator)."""
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": "Never",
+            "imagePullSecrets": [{"name": PULL_SECRET}],
+            "containers": [{"name": "task", "image": image, "command": ["true"]}],
+        },
+    }
+
+
 async def delete_namespace(kube: KubeClient, name: str) -> None:
     with contextlib.suppress(NotFound):
         await kube.delete(core_path("namespaces", name=name))

@@ -15,12 +15,12 @@ import time
 from typing import Any
 
 from bench._cluster import (
-    PULL_SECRET,
     build_bench_image,
     client,
     delete_namespace,
     fresh_namespace,
     local_claim,
+    plain_pod,
     taskruns,
     testbed_info,
     trivial_taskrun,
@@ -72,20 +72,7 @@ async def main(n: int) -> None:
         await fresh_namespace(kube, info, ns_direct)
         await local_claim(kube, info, ns_op, "task-api-workspace")
         runs = [(taskruns(ns_op), trivial_taskrun(f"burst-{i}", image)) for i in range(n)]
-        pods = [
-            (
-                core_path("pods", ns_direct),
-                {
-                    "metadata": {"name": f"direct-{i}"},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "imagePullSecrets": [{"name": PULL_SECRET}],
-                        "containers": [{"name": "task", "image": image, "command": ["true"]}],
-                    },
-                },
-            )
-            for i in range(n)
-        ]
+        pods = [(core_path("pods", ns_direct), plain_pod(f"direct-{i}", image)) for i in range(n)]
         operator_s = await timed_until_pods(kube, ns_op, n, lambda: create_all(runs, kube))
         direct_s = await timed_until_pods(kube, ns_direct, n, lambda: create_all(pods, kube))
         await delete_namespace(kube, ns_op)

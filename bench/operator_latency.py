@@ -15,13 +15,13 @@ import time
 from typing import Any
 
 from bench._cluster import (
-    PULL_SECRET,
     build_bench_image,
     client,
     delete_namespace,
     fresh_namespace,
     local_claim,
     percentile,
+    plain_pod,
     taskruns,
     testbed_info,
     trivial_taskrun,
@@ -86,17 +86,9 @@ async def main(rate: float, seconds: float) -> None:
         await local_claim(kube, info, ns_op, "task-api-workspace")
         operator = await steady(kube, ns_op, rate, seconds, lambda n: (taskruns(ns_op), trivial_taskrun(n, image)))
 
-        def pod(name: str) -> tuple[str, dict[str, Any]]:
-            return core_path("pods", ns_direct), {
-                "metadata": {"name": name},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "imagePullSecrets": [{"name": PULL_SECRET}],
-                    "containers": [{"name": "task", "image": image, "command": ["true"]}],
-                },
-            }
-
-        direct = await steady(kube, ns_direct, rate, seconds, pod)
+        direct = await steady(
+            kube, ns_direct, rate, seconds, lambda n: (core_path("pods", ns_direct), plain_pod(n, image))
+        )
         await delete_namespace(kube, ns_op)
         await delete_namespace(kube, ns_direct)
     report(f"TaskRun create -> pod seen ({rate:g}/s for {seconds:g} s)", operator)
