@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -117,6 +118,11 @@ def _follow(engine: DockerEngine, record: RunRecord, path: Path, *, watch: bool,
     # hanging until the container ended). Detaching just stops waiting; the daemon thread dies with the process.
     finished = threading.Event()
     failures: list[BaseException] = []
+    # Ctrl-C must detach even when this process inherited SIGINT blocked (a parent's signal mask survives exec)
+    # or ignored (background jobs of non-interactive shells): Python installs no handler for an ignored SIGINT.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, None):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def follow() -> None:
         try:

@@ -280,10 +280,17 @@ class TestInterruptAndManage:
         (tmp_path / "input").mkdir()
         command = ["/bin/sh", "-c", "echo started; sleep 60; echo finished"]
         write_task(tmp_path, inline_task(busybox_image, command))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "task_api.cli", "run", "task.json", "--watch"],
-            cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        # A terminal's Ctrl-C: SIGINT must not be inherited as ignored (it is when the suite itself runs as a
+        # background job of a non-interactive shell, and Python then installs no KeyboardInterrupt handler). A
+        # handler set here is reset to the default in the child at exec; an ignored signal would stay ignored.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "task_api.cli", "run", "task.json", "--watch"],
+                cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+        finally:
+            signal.signal(signal.SIGINT, previous)
         assert process.stdout is not None
         first = process.stdout.readline()
         assert first == "started\n"
