@@ -72,7 +72,7 @@ with DAG("tr-credentials", schedule=None) as credentials_dag:
 # A container that runs past its TaskRun's timeout.
 with DAG("tr-timeout", schedule=None) as timeout_dag:
     t_get = TaskRunOperator(task_id="get", image=IMAGE, task_template="download-from-url")
-    TaskRunOperator(
+    t_slow = TaskRunOperator(
         task_id="slow",
         image=IMAGE,
         task_template="my-algorithm",
@@ -80,3 +80,5 @@ with DAG("tr-timeout", schedule=None) as timeout_dag:
         timeout_seconds=3,
         iochannel_maps=[IOMapping(t_get, "downloads", "inputs")],
     )
+    # The IOMapping reads get's XCom: get must run first (without this edge the order was luck).
+    t_get >> t_slow
