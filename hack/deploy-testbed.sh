@@ -149,8 +149,16 @@ case $mode in
       ss -Hltnp "sport = :$port" >&2 || true
       exit 1
     fi
-    k apply --server-side --force-conflicts -f "$work/all.yaml" >/dev/null
+    # CRDs first, and wait until their storage serves lists: an Established CRD can still answer 429 "storage is
+    # (re)initializing" for a moment, which an operator started alongside would log as failed watch attempts.
+    awk 'BEGIN{RS="\n---\n"; ORS="\n---\n"} /(^|\n)kind: CustomResourceDefinition\n/' "$work/all.yaml" >"$work/crds.yaml"
+    k apply --server-side --force-conflicts -f "$work/crds.yaml" >/dev/null
     k wait --for=condition=Established --timeout=60s crd/taskruns.task-api.io crd/processingcontainers.task-api.io >/dev/null
+    for _ in $(seq 1 60); do
+      k get taskruns.task-api.io,processingcontainers.task-api.io -A --request-timeout=5s >/dev/null 2>&1 && break
+      sleep 0.5
+    done
+    k apply --server-side --force-conflicts -f "$work/all.yaml" >/dev/null
     if ! k -n "$namespace" rollout status deployment/task-api-operator --timeout="${DEPLOY_TIMEOUT:-180s}" >&2 ||
        ! k -n "$namespace" wait --for=condition=Available --timeout=10s deployment/task-api-operator >/dev/null; then
       log "the operator did not become Available; pods and recent events:"

@@ -110,7 +110,14 @@ class TestDeployedOperator:
         # KUBERNETES_SERVICE_HOST/PORT at the API server because the test bed has no kube-proxy or cluster DNS.
         time.sleep(5)
         logs = testbed.kubectl_run("-n", NAMESPACE, "logs", "deployment/task-api-operator", "--tail=-1").stdout
-        failures = [line for line in logs.splitlines() if "Request attempt" in line or "ClientConnector" in line]
+        failures = [
+            line
+            for line in logs.splitlines()
+            if ("Request attempt" in line or "ClientConnector" in line)
+            # A 429 is an answer from the API server (a CRD's storage still warming up), so it proves the address
+            # is right; the deploy script waits for the storage, but a retry here is kopf working, not a failure.
+            and "status=429" not in line
+        ]
         assert failures == [], "\n".join(failures[:3])
 
     @pytest.mark.parametrize(
