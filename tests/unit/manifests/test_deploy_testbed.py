@@ -63,9 +63,22 @@ def deployed(testbed: Testbed, pushed_operator_image: str) -> None:
     """The operator deployed by ``hack/deploy-testbed.sh`` exactly as ``make deploy-testbed`` (and the e2e tests'
     ``operator`` fixture) deploys it. Left in place like theirs: redeploying the same image changes nothing, so
     the two can run in any order without pulling the operator from under each other."""
+    before = _operator_pod_uids(testbed)
     done = _script(testbed, "hack/deploy-testbed.sh", timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert testbed.registry_password not in done.stdout + done.stderr
+    if before & _operator_pod_uids(testbed):
+        # The same image was deployed before (an earlier session on this bed), so the pod kept running: its restart
+        # count and log hold that history (the chaos suite kills the operator; a restarted bed restarts the pod
+        # before the API server's storage is ready). The checks below are about a pod this deployment started.
+        testbed.kubectl_run("-n", NAMESPACE, "rollout", "restart", "deployment/task-api-operator")
+        testbed.kubectl_run("-n", NAMESPACE, "rollout", "status", "deployment/task-api-operator", "--timeout=180s")
+        assert not before & _operator_pod_uids(testbed)
+
+
+def _operator_pod_uids(testbed: Testbed) -> set[str]:
+    pods = _kubectl_json(testbed, "-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/name=task-api-operator")
+    return {pod["metadata"]["uid"] for pod in pods["items"]}
 
 
 def _kubectl_json(testbed: Testbed, *args: str) -> Any:
