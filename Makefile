@@ -131,6 +131,7 @@ demo: install docker-up testbed-up deploy-testbed  ## The main job end to end: o
 .PHONY: bench-operator
 bench-operator: install testbed-up deploy-testbed  ## P1-P3: burst vs direct pods, latency at 5/s, RSS over 2000 runs.
 	$(PY) -m bench.operator_burst 300
+	$(PY) -m bench.operator_burst 300 --cordon
 	$(PY) -m bench.operator_latency 5 60
 	$(PY) -m bench.operator_memory 2000 250
 

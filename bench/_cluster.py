@@ -41,14 +41,10 @@ def taskruns(namespace: str, name: str | None = None) -> str:
 
 
 async def fresh_namespace(kube: KubeClient, info: dict[str, Any], name: str) -> None:
-    """(Re)create a namespace with the registry pull secret."""
-    try:
+    """(Re)create a namespace with the registry pull secret, once the bed is quiet (see :func:`quiesce`)."""
+    with contextlib.suppress(NotFound):
         await kube.delete(core_path("namespaces", name=name))
-        while True:
-            await kube.get(core_path("namespaces", name=name))
-            await asyncio.sleep(0.5)
-    except NotFound:
-        pass
+    await quiesce(kube)
     await kube.create(core_path("namespaces"), {"metadata": {"name": name}})
     auth = base64.b64encode(f"{info['user']}:{info['password']}".encode()).decode()
     payload = json.dumps({"auths": {info["registry"]: {"auth": auth}}}).encode()
@@ -155,6 +151,18 @@ def plain_pod(name: str, image: str) -> dict[str, Any]:
 async def delete_namespace(kube: KubeClient, name: str) -> None:
     with contextlib.suppress(NotFound):
         await kube.delete(core_path("namespaces", name=name))
+
+
+async def quiesce(kube: KubeClient, timeout: float = 600) -> None:
+    """Wait until no namespace is Terminating: deleting hundreds of pods loads the API server and the kubelet, and
+    a measurement taken meanwhile (an earlier bench's clean-up, or the other side of this one) would be skewed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        namespaces = await kube.list_items(core_path("namespaces"))
+        if not any((ns.get("status") or {}).get("phase") == "Terminating" for ns in namespaces):
+            return
+        await asyncio.sleep(1)
+    raise SystemExit(f"namespaces still Terminating after {timeout:.0f} s; the bed is too busy to measure")
 
 
 async def watch_pods(
