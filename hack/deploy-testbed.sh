@@ -90,6 +90,18 @@ render() {
     echo "            env:"
     echo "            - {name: KUBERNETES_SERVICE_HOST, value: \"$api_host\"}"
     echo "            - {name: KUBERNETES_SERVICE_PORT, value: \"$api_port\"}"
+    if [ -n "${TESTBED_OPERATOR_PORT:-}" ]; then
+      # A private test bed (TESTBED_PROFILE) runs its operator on a port of its own: every bed's operator shares
+      # the host's network.
+      echo "- patch: |-"
+      echo "    apiVersion: v1"
+      echo "    kind: ConfigMap"
+      echo "    metadata: {name: task-api-config, namespace: $namespace}"
+      echo "    data: {TASK_API_METRICS_PORT: \"$TESTBED_OPERATOR_PORT\"}"
+      echo "- target: {kind: Deployment, name: task-api-operator}"
+      echo "  patch: |-"
+      echo "    - {op: replace, path: /spec/template/spec/containers/0/ports/0/containerPort, value: $TESTBED_OPERATOR_PORT}"
+    fi
     if [ -n "$watch_namespaces" ]; then
       echo "- patch: |-"
       echo "    apiVersion: v1"

@@ -13,7 +13,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 docker=/usr/bin/docker
 [ -x "$docker" ] || docker=$(command -v docker)
-image=${IMAGE:-task-api-operator:dev}
+# A private test bed (TESTBED_PROFILE) gets its own local tag, so parallel sessions never push each other's build.
+image=${IMAGE:-task-api-operator:${TESTBED_PROFILE:-dev}}
 venv=${VENV:-.venv}
 pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 cache=${TASK_API_CACHE:-$HOME/.cache/task-api}/images

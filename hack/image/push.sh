@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-image=${IMAGE:-task-api-operator:dev}
+image=${IMAGE:-task-api-operator:${TESTBED_PROFILE:-dev}}  # as hack/image/build.sh names it
 target=${PUSH_IMAGE:-$REGISTRY_ADDR/task-api/operator:dev}
 case $target in
   127.*|localhost[:/]*) ;;

@@ -35,13 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.fixtures.testbed import Testbed
+from tests.fixtures.testbed import Testbed, operator_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RESTART = ROOT / "hack" / "testbed" / "restart.sh"
 OPERATOR_NAMESPACE = "task-api-system"
 OPERATOR_SELECTOR = "app.kubernetes.io/name=task-api-operator"
-OPERATOR_PORT = 19080
+OPERATOR_PORT = operator_port()
 FINAL = ("True", "False")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.testbed import (
+    PROFILES,
     dockerconfigjson,
     local_volume_manifests,
     namespace_name,
@@ -97,7 +98,7 @@ def test_env_file_parsing_rejects_a_line_without_equals() -> None:
         parse_env_file("A=1\noops\n")
 
 
-@pytest.mark.parametrize("name", ["lifecycle", "bench"])
+@pytest.mark.parametrize("name", ["lifecycle", "bench", *(f"dev{n}" for n in range(1, 7))])
 def test_second_bed_profiles_share_nothing_with_the_default_bed(name: str) -> None:
     profile = profile_settings(name)
     defaults = {
@@ -118,3 +119,23 @@ def test_second_bed_profiles_share_nothing_with_the_default_bed(name: str) -> No
     assert "task-api-testbed" not in profile["TESTBED_CNI_NETWORK"]
     assert profile["TESTBED_CNI_NETWORK"] not in "task-api-testbed"
     assert profile["TESTBED_CGROUP_ROOT"].startswith("/")
+
+
+def test_profiles_share_no_name_address_port_or_cgroup_with_each_other() -> None:
+    """Beds of different profiles run at once (a lifecycle test beside developers' private beds)."""
+    profiles = {p.stem: profile_settings(p.stem) for p in sorted(PROFILES.glob("*.env"))}
+    assert {"lifecycle", "bench", "dev1"} <= set(profiles)
+    for key in ("TASK_API_TESTBED_DIR", "TESTBED_NODE_IP", "TESTBED_POD_CIDR", "TESTBED_CNI_BRIDGE",
+                "TESTBED_CNI_NETWORK", "TESTBED_REGISTRY_ADDR", "TESTBED_CGROUP_ROOT", "TESTBED_NODE_IFACE"):  # fmt: skip
+        values = [settings[key] for settings in profiles.values()]
+        assert len(set(values)) == len(values), key
+    ports = [
+        settings[key]
+        for settings in profiles.values()
+        for key in settings
+        if key.endswith("_PORT") and key != "TESTBED_APISERVER_PORT"
+    ]
+    assert len(set(ports)) == len(ports), sorted(ports)
+    networks = [settings["TESTBED_CNI_NETWORK"] for settings in profiles.values()]
+    for a in networks:
+        assert not any(a != b and a in b for b in networks), a

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.fixtures.docker import DockerEngine
-from tests.fixtures.testbed import Testbed, wait_for
+from tests.fixtures.testbed import Testbed, operator_port, wait_for
 from tests.unit.manifests.kustomize import ROOT
 
 pytestmark = pytest.mark.cluster
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.cluster
 NAMESPACE = "task-api-system"
 SA = f"system:serviceaccount:{NAMESPACE}:task-api-operator"
 #: The overlay's TASK_API_METRICS_PORT, on the host's network.
-HEALTH_URL = "http://127.0.0.1:19080"
+HEALTH_URL = f"http://127.0.0.1:{operator_port()}"
 
 
 def _script(testbed: Testbed, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
