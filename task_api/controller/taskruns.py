@@ -38,6 +38,7 @@ from task_api.core.taskrun_plan import (
     check_host_paths,
     grown_memory,
     location_of_volume,
+    propagated_metadata,
     task_document,
     volume_of_binding,
     volume_of_location,
@@ -208,6 +209,9 @@ class TaskRunReconciler:
         secrets = [*source.pull_secrets, *(await self._ensure_registry_secret(body, source))]
         status = body.get("status") or {}
         attempt = max(1, int(status.get("attempts") or 0))
+        run_labels, run_annotations = propagated_metadata(
+            body["metadata"].get("labels"), body["metadata"].get("annotations")
+        )
         # Written together with the first pod's name (one status write per new pod, not two).
         first_fields: dict[str, Any] = {}
         if not status.get("attempts"):
@@ -239,8 +243,8 @@ class TaskRunReconciler:
             limits=limits,
             image_pull_secrets=tuple(dict.fromkeys(secrets)),
             active_deadline_seconds=spec.get("timeoutSeconds"),
-            labels=dict(resolved.labels),
-            annotations=dict(resolved.annotations),
+            labels={**run_labels, **resolved.labels},
+            annotations={**run_annotations, **resolved.annotations},
             template=resolved.template,
         )
         if resolved.warnings and not status.get("podName"):

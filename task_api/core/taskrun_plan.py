@@ -125,6 +125,20 @@ def task_document(
     return doc
 
 
+#: Annotations never copied from a TaskRun to its pods: kubectl's bookkeeping, and the operator's own keys.
+_NOT_PROPAGATED_PREFIXES = ("kubectl.kubernetes.io/", "task-api.io/")
+
+
+def propagated_metadata(
+    labels: Mapping[str, str] | None, annotations: Mapping[str, str] | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Pure: the TaskRun's labels and annotations its pods carry too (as Tekton does), so network policies,
+    cost reports and log collectors that select pods by label see the run's (Kaapana's DAGs rely on it).
+    The operator's own labels are set after these and win."""
+    kept = {k: v for k, v in (annotations or {}).items() if not k.startswith(_NOT_PROPAGATED_PREFIXES)}
+    return dict(labels or {}), kept
+
+
 def grown_memory(limit_bytes: int, *, factor: float, oom_kills: int, bound: int) -> int:
     """Pure: the memory after ``oom_kills`` OOM kills, multiplied by ``factor`` each time, capped at ``bound``."""
     grown = int(limit_bytes * (factor**oom_kills))

@@ -12,6 +12,7 @@ from task_api.core.taskrun_plan import (
     grown_memory,
     host_path_allowed,
     location_of_volume,
+    propagated_metadata,
     task_document,
     volume_of_binding,
     volume_of_location,
@@ -101,3 +102,17 @@ def test_grown_memory_is_monotonic_and_bounded(limit: int, factor: float, kills:
     assert grown >= limit  # never shrinks below what failed
     assert more >= grown
     assert grown <= max(limit, bound)
+
+
+def test_pods_carry_the_taskruns_labels_and_annotations_but_not_kubectls_or_ours() -> None:
+    labels, annotations = propagated_metadata(
+        {"network-access-ctp": "true", "team": "a"},
+        {
+            "kubectl.kubernetes.io/last-applied-configuration": "{...}",
+            "task-api.io/heartbeat": "2026-01-01T00:00:00Z",
+            "example.org/cost-centre": "42",
+        },
+    )
+    assert labels == {"network-access-ctp": "true", "team": "a"}
+    assert annotations == {"example.org/cost-centre": "42"}
+    assert propagated_metadata(None, None) == ({}, {})
