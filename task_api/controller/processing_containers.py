@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from task_api.controller.templates import TemplateResolver, TemplateUnavailable
-from task_api.core.taskrun_status import now_rfc3339
+from task_api.core.taskrun_status import kstatus_conditions, now_rfc3339
 from task_api.kube import KubeClient
 from task_api.kube.client import resource_path
 from task_api.kube.events import EventRecorder
@@ -119,5 +119,5 @@ class ProcessingContainerReconciler:
         meta = body["metadata"]
         await self.kube.merge_patch(
             pc_path(meta["namespace"], meta["name"], "status"),
-            {"status": {"conditions": [condition], **fields}},
+            {"status": {"conditions": [condition, *kstatus_conditions(condition)], **fields}},
         )

@@ -117,7 +117,7 @@ def status_patch(
     if generation is not None:
         condition["observedGeneration"] = generation
     patch: dict[str, Any] = {
-        "conditions": [condition],
+        "conditions": [condition, *kstatus_conditions(condition)],
         "phase": phase_for(reason),
         "reason": reason.value,
         **fields,
@@ -130,6 +130,20 @@ def status_patch(
         if start:
             patch["duration"] = format_duration((now - parse_rfc3339(start)).total_seconds())
     return patch
+
+
+def kstatus_conditions(condition: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Pure: the "abnormal-true" conditions GitOps tools compute health from (kstatus, used by Flux and kpt):
+    ``Reconciling=True`` while the run is under way, ``Stalled=True`` once it failed, none once it succeeded —
+    so a finished run reads Current, a failed one Failed and a running one InProgress. Derived from the
+    ``Succeeded`` condition, which stays the one to read."""
+    kind = {"Unknown": "Reconciling", "False": "Stalled"}.get(str(condition.get("status")))
+    if kind is None:
+        return []
+    derived = {
+        k: condition[k] for k in ("reason", "message", "lastTransitionTime", "observedGeneration") if k in condition
+    }
+    return [{"type": kind, "status": "True", **derived}]
 
 
 def changes(current: Mapping[str, Any] | None, patch: Mapping[str, Any]) -> dict[str, Any]:

@@ -71,3 +71,21 @@ def test_changes_ignores_timestamp_only_churn() -> None:
     assert changes(current, again) == {}
     moved = status_patch(current, reason=R.RUNNING, message="running", now=T0, podName="q")
     assert changes(current, moved) == {"podName": "q"}
+
+
+@pytest.mark.parametrize(
+    ("reason", "derived"),
+    [(R.RUNNING, "Reconciling"), (R.WAITING_FOR_UPSTREAM, "Reconciling"), (R.OOM_KILLED, "Stalled"),
+     (R.INVALID_SPEC, "Stalled"), (R.SUCCEEDED, None)],
+)  # fmt: skip
+def test_gitops_tools_read_reconciling_while_under_way_and_stalled_once_failed(reason: R, derived: str | None) -> None:
+    patch = status_patch(None, reason=reason, message="m", now=T0, generation=3)
+    succeeded, *others = patch["conditions"]
+    assert succeeded["type"] == "Succeeded"
+    if derived is None:
+        assert others == []
+    else:
+        assert others == [
+            {"type": derived, "status": "True", "reason": reason.value, "message": "m",
+             "lastTransitionTime": "2026-01-01T12:00:00Z", "observedGeneration": 3}
+        ]  # fmt: skip
