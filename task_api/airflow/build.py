@@ -25,14 +25,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from task_api.core.taskrun_objects import (
-    Outcome,
-    build_credentials_secret,
-    credentials_secret_name,
-    outcome,
-)
+from task_api.core.taskrun.conditions import Outcome
+from task_api.core.taskrun.conditions import outcome_of as outcome
+from task_api.core.taskrun.objects import build_credentials_secret, credentials_secret_name
 from task_api.spec import Problem, Severity, SpecError, TaskTemplate
 from task_api.spec._base import did_you_mean, quote
+from task_api.spec.crd.common import GROUP as _GROUP
+from task_api.spec.crd.common import VERSION as _VERSION
+from task_api.spec.fields import ENV_NAME_PATTERN
 from task_api.spec.load import SECRET_NAME
 from task_api.spec.processing_container import check_env_value
 
@@ -54,10 +54,10 @@ __all__ = [
     "user_config",
 ]
 
-GROUP = "task-api.io"
-VERSION = "v1alpha1"
+GROUP = _GROUP
+VERSION = _VERSION
 USER_INPUT_KEY = "task_form"
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = re.compile(ENV_NAME_PATTERN)
 
 #: The guide's keyword names and the snake_case names they stand for.
 ALIASES: Mapping[str, str] = {

@@ -1,4 +1,4 @@
-"""``TaskRunOperator``: one Airflow task = one TaskRun on Kubernetes (I/O through :mod:`task_api.airflow.cluster`).
+"""``TaskRunOperator``: one Airflow task = one TaskRun on Kubernetes (I/O through :mod:`task_api.kube.taskruns`).
 
 ``execute`` checks everything it can before creating anything (the DAG run's conf, env against the template's
 types/choices/adjustable, iochannel maps against the upstream TaskRuns' outputs), creates the TaskRun (and, for
@@ -45,11 +45,11 @@ from task_api.airflow.build import (
     split_aliases,
     user_config,
 )
-from task_api.airflow.cluster import TaskRunApi, TaskRunGone, TemplateLookupFailed
 from task_api.airflow.naming import earlier_tries, label_value, taskrun_name
 from task_api.airflow.triggers import TaskRunTrigger
 from task_api.image import parse_reference
 from task_api.kube import ClusterAccess
+from task_api.kube.taskruns import TaskRunApi, TaskRunGone, TemplateLookupFailed
 from task_api.spec import Problem, Severity
 from task_api.spec.errors import TaskApiError
 

@@ -13,7 +13,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from task_api.airflow.build import outcome
-from task_api.airflow.cluster import TaskRunApi, TaskRunGone
+from task_api.kube.taskruns import TaskRunApi, TaskRunGone
 from task_api.spec.errors import TaskApiError
 
 __all__ = ["TaskRunTrigger"]

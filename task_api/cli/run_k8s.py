@@ -1,7 +1,7 @@
 """``task-api run TASK.json --mode k8s`` — submit a task.json as a TaskRun and follow it to its end.
 
 The task is read and checked as in Docker mode (placeholders filled from the environment), turned into a
-TaskRun (:mod:`task_api.core.task_to_taskrun`) in the current kube context's namespace (or ``config.namespace``,
+TaskRun (:mod:`task_api.core.taskrun.from_task`) in the current kube context's namespace (or ``config.namespace``,
 or ``--namespace``), created together with a credentials Secret owned by it when the task carries registry
 credentials, and followed: the pod's log is streamed to stdout and the command exits with the run's outcome —
 0 when it succeeded, the container's exit code when it failed with one, 137 for OOMKilled, 1 otherwise.
@@ -43,7 +43,7 @@ def exit_code(run: dict[str, Any]) -> int:
 
 def run_k8s(args: argparse.Namespace) -> int:
     """I/O: the whole k8s mode; errors become one clear line and exit code 1 (2 for an unreadable file)."""
-    from task_api.core.task_to_taskrun import host_paths, taskrun_from_task, taskrun_name
+    from task_api.core.taskrun.from_task import host_paths, taskrun_from_task, taskrun_name
     from task_api.spec.load import parse_task
 
     path: Path = args.task
@@ -97,7 +97,7 @@ async def _submit_and_follow(
     host_paths: list[str] | Any,
     source: str,
 ) -> int:
-    from task_api.core.taskrun_plan import host_path_allowed
+    from task_api.core.taskrun.bindings import host_path_allowed
     from task_api.kube import Forbidden, NotFound
     from task_api.kube.client import core_path
     from task_api.kube.taskruns import TaskRunApi

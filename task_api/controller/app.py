@@ -14,15 +14,19 @@ import kopf
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from task_api.controller.apply import Applier
 from task_api.controller.config import OperatorConfig
+from task_api.controller.finish import Finisher
 from task_api.controller.handlers import register
 from task_api.controller.metrics import Metrics
+from task_api.controller.pod_index import PodIndex
+from task_api.controller.prepare import Preparer
 from task_api.controller.processing_containers import ProcessingContainerReconciler
 from task_api.controller.runtime import Runtime
 from task_api.controller.taskruns import TaskRunReconciler
-from task_api.controller.templates import TemplateResolver
 from task_api.kube import ClusterAccess, KubeApiError, KubeClient
 from task_api.kube.events import EventRecorder
+from task_api.kube.templates import TemplateResolver
 
 log = logging.getLogger("task_api.controller")
 
@@ -92,6 +96,28 @@ async def _serve_http(
     return runner
 
 
+def build_runtime(kube: KubeClient, config: OperatorConfig, metrics: Metrics) -> Runtime:
+    """The reconcilers and their work loops, wired to one API client (tests wire a fake API server the same way)."""
+    templates = TemplateResolver(kube, insecure_registries=config.insecure_registries)
+    finish = Finisher(events=EventRecorder(kube), metrics=metrics)
+    pods = PodIndex()
+    taskruns = TaskRunReconciler(
+        prepare=Preparer(kube=kube, templates=templates, pods=pods),
+        apply=Applier(kube=kube, metrics=metrics),
+        finish=finish,
+        policy=config.policy(),
+    )
+    return Runtime(
+        kube=kube,
+        taskruns=taskruns,
+        processing_containers=ProcessingContainerReconciler(kube=kube, templates=templates, finish=finish),
+        pods=pods,
+        finish=finish,
+        metrics=metrics,
+        workers=config.workers,
+    )
+
+
 async def run_operator(config: OperatorConfig) -> None:
     """I/O: run until SIGTERM/SIGINT."""
     access = ClusterAccess.load()
@@ -102,15 +128,7 @@ async def run_operator(config: OperatorConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with KubeClient(access, user_agent="task-api-operator") as kube:
-        templates = TemplateResolver(kube, insecure_registries=config.insecure_registries)
-        events = EventRecorder(kube)
-        runtime = Runtime(
-            kube=kube,
-            taskruns=TaskRunReconciler(kube=kube, config=config, templates=templates, events=events, metrics=metrics),
-            processing_containers=ProcessingContainerReconciler(kube=kube, templates=templates, events=events),
-            metrics=metrics,
-            workers=config.workers,
-        )
+        runtime = build_runtime(kube, config, metrics)
         registry = kopf.OperatorRegistry()
         register(registry, runtime)
         settings = kopf.OperatorSettings()

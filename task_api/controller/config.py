@@ -10,6 +10,7 @@ import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from task_api.core.taskrun.world import Policy
 from task_api.spec.errors import TaskApiError
 from task_api.spec.quantity import parse_quantity
 
@@ -42,6 +43,17 @@ class OperatorConfig:
     upstream_grace_seconds: float = 300.0
     log_level: str = "INFO"
     namespaces: tuple[str, ...] = field(default_factory=tuple)
+
+    def policy(self) -> Policy:
+        """Pure: the part of the configuration the reconciler's decisions depend on."""
+        return Policy(
+            workspace_claim=self.workspace_claim,
+            allowed_host_path_roots=self.allowed_host_path_roots,
+            measure_image=self.measure_image,
+            measure_image_pull_secrets=self.measure_image_pull_secrets,
+            max_memory_bytes=self.max_memory_bytes,
+            upstream_grace_seconds=self.upstream_grace_seconds,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:

@@ -7,14 +7,12 @@ the operator writes nothing to an object but its status. Pods are watched only w
 
 from __future__ import annotations
 
-from typing import Any
-
 import kopf
 
 from task_api.controller.runtime import Runtime
-from task_api.core.pod import LABEL_MANAGED_BY, MANAGER
 from task_api.kube import ClusterAccess
-from task_api.spec.crd import GROUP, VERSION
+from task_api.spec.crd.common import GROUP, VERSION
+from task_api.spec.crd.keys import LABEL_MANAGED_BY, MANAGER
 
 
 def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
@@ -22,19 +20,19 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
 
     # kopf passes the watch event's type as ``type`` (None for the initial listing).
     @kopf.on.event(GROUP, VERSION, "taskruns", registry=registry)
-    async def taskrun_event(*, type: str, body: kopf.Body, **_: Any) -> None:
+    async def taskrun_event(*, type: str, body: kopf.Body, **_: object) -> None:
         runtime.taskrun_event(type, dict(body))
 
     @kopf.on.event(GROUP, VERSION, "processingcontainers", registry=registry)
-    async def processing_container_event(*, type: str, body: kopf.Body, **_: Any) -> None:
+    async def processing_container_event(*, type: str, body: kopf.Body, **_: object) -> None:
         runtime.processing_container_event(type, dict(body))
 
     @kopf.on.event("", "v1", "pods", labels={LABEL_MANAGED_BY: MANAGER}, registry=registry)
-    async def pod_event(*, type: str, body: kopf.Body, **_: Any) -> None:
+    async def pod_event(*, type: str, body: kopf.Body, **_: object) -> None:
         runtime.pod_event(type, dict(body))
 
     @kopf.on.login(registry=registry)
-    def login(**_: Any) -> kopf.ConnectionInfo:
+    def login(**_: object) -> kopf.ConnectionInfo:
         # kopf's own service-account login hard-codes https://kubernetes.default.svc; ours honours
         # KUBERNETES_SERVICE_HOST/PORT (no cluster DNS is needed) and is the same as the operator's own client.
         # Read at every login: kopf logs in again after a 401, which picks up a rotated token.

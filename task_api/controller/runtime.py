@@ -1,41 +1,54 @@
-"""The operator's work loops (I/O): kopf's watch events go into work queues; workers reconcile one key at a time.
+"""The operator's work loops (I/O): watch events go into work queues; workers reconcile one key at a time.
+
+This is the edge where watched objects become typed: a TaskRun body is parsed once into a
+:class:`~task_api.spec.crd.taskrun.TaskRunResource` when its event arrives, a pod into an
+:class:`~task_api.core.taskrun.observed_pods.ObservedPod`; nothing below works on raw dictionaries.
 
 Why a queue between kopf and the reconcilers: kopf delivers every event (pods report several per run); the queue
 folds bursts for the same TaskRun into one reconcile, bounds concurrency, and gives each key backoff on failure —
 the semantics of client-go's work queue, which Kubernetes controllers are built on.
 
-Memory stays flat as finished runs pile up: a body is only held while its key waits in the queue, and the
+Memory stays flat as finished runs pile up: a run's typed copy is held only while it is unfinished, and the
 "who waits for whom" index holds only unfinished runs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
+from pydantic import ValidationError
+
+from task_api.controller.finish import Finisher
 from task_api.controller.metrics import Metrics
-from task_api.controller.processing_containers import ProcessingContainerReconciler, pc_path
-from task_api.controller.taskruns import WRITTEN_VERSIONS, Key, PodHint, TaskRunReconciler, taskrun_path
+from task_api.controller.pod_index import PodIndex, RunKey
+from task_api.controller.processing_containers import ProcessingContainerReconciler
+from task_api.controller.taskruns import Reconciled, TaskRunReconciler
 from task_api.controller.workqueue import WorkQueue
-from task_api.core.pod import LABEL_ROLE, ROLE_TASK
-from task_api.core.taskrun_status import is_finished
+from task_api.core.taskrun.conditions import is_finished
+from task_api.core.taskrun.observed_pods import observe_pod
 from task_api.kube import Conflict, KubeApiError, KubeClient, NotFound
+from task_api.kube.taskruns import taskrun_path
+from task_api.kube.templates import processing_container_path
+from task_api.spec.crd.processing_container import ProcessingContainerResource
+from task_api.spec.crd.taskrun import TaskRunResource
 
 log = logging.getLogger(__name__)
 
+#: A watched object as kopf delivers it (plain JSON); parsed at once, here.
+Body = Mapping[str, object]
 
-def owner_taskrun(pod: Mapping[str, Any]) -> Key | None:
-    """Pure: the TaskRun controlling a pod, from its ownerReferences."""
-    meta = pod.get("metadata") or {}
-    for ref in meta.get("ownerReferences") or []:
-        if ref.get("kind") == "TaskRun" and ref.get("controller"):
-            return (meta.get("namespace", ""), ref.get("name", ""))
-    return None
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A TaskRun whose body does not parse (the API server's schema and this operator's models disagree, e.g.
+    during an upgrade): reported in the log, never reconciled on guesses."""
+
+    error: str
 
 
 class Runtime:
@@ -47,77 +60,80 @@ class Runtime:
         kube: KubeClient,
         taskruns: TaskRunReconciler,
         processing_containers: ProcessingContainerReconciler,
+        pods: PodIndex,
+        finish: Finisher,
         metrics: Metrics,
         workers: int = 16,
     ) -> None:
         self.kube = kube
+        self.finish = finish
         self.taskruns = taskruns
         self.pcs = processing_containers
+        self.pods = pods
         self.metrics = metrics
         self.workers = workers
-        self.tr_queue: WorkQueue[Key] = WorkQueue()
-        self.pc_queue: WorkQueue[Key] = WorkQueue()
-        # The latest known body of every *unfinished* TaskRun (from its watch, or as our own status writes left
+        self.tr_queue: WorkQueue[RunKey] = WorkQueue()
+        self.pc_queue: WorkQueue[RunKey] = WorkQueue()
+        # The latest known copy of every *unfinished* TaskRun (from its watch, or as our own status writes left
         # it), so a reconcile woken by a pod event needs no GET. Finished runs are dropped: memory stays flat.
-        self._tr_bodies: dict[Key, Mapping[str, Any]] = {}
-        # The resourceVersions our own status writes produced in a run's last reconcile: the watch events echoing
-        # them carry nothing the cached body lacks, so they wake no reconcile (and never replace a fresher cache).
-        self._own_versions: dict[Key, set[str]] = {}
-        # The latest pod seen for a run (None: deleted), consumed by the next reconcile of that run.
-        self._pod_hints: dict[Key, PodHint] = {}
-        self._pc_bodies: dict[Key, Mapping[str, Any]] = {}
+        self._runs: dict[RunKey, TaskRunResource | _Unreadable] = {}
+        # The resourceVersion our own last status write produced for a run: the watch event echoing it carries
+        # nothing the cached copy lacks, so it wakes no reconcile (and never replaces a fresher copy).
+        self._own_versions: dict[RunKey, str] = {}
+        self._pcons: dict[RunKey, ProcessingContainerResource] = {}
         # (kind, namespace, name) -> TaskRuns waiting for that object (upstream runs, ProcessingContainers).
-        self._waiters: defaultdict[tuple[str, str, str], set[Key]] = defaultdict(set)
+        self._waiters: defaultdict[tuple[str, str, str], set[RunKey]] = defaultdict(set)
         self._tasks: list[asyncio.Task[None]] = []
         self.alive = False
 
     # ------------------------------------------------------------------ events (called by kopf handlers)
 
-    def taskrun_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
-        meta = body.get("metadata") or {}
-        key = (meta.get("namespace", ""), meta.get("name", ""))
+    def taskrun_event(self, event_type: str | None, body: Body) -> None:
+        key = _key(body)
         if event_type == "DELETED":
             self.tr_queue.discard(key)
-            self._tr_bodies.pop(key, None)
-            self._pod_hints.pop(key, None)
+            self._runs.pop(key, None)
             self._own_versions.pop(key, None)
             self._forget_waiter(key)
             self._wake("TaskRun", key)
             return
-        if is_finished(body.get("status")):
-            self._wake("TaskRun", key)
-        version = (body.get("metadata") or {}).get("resourceVersion")
-        if version is not None and version in self._own_versions.get(key, ()):
-            return  # the echo of our own write: the cached body is as new or newer
-        self._tr_bodies[key] = body
+        try:
+            run: TaskRunResource | _Unreadable = TaskRunResource.model_validate(body)
+        except ValidationError as exc:
+            run = _Unreadable(str(exc))
+        if isinstance(run, TaskRunResource):
+            if is_finished(run.status):
+                self._wake("TaskRun", key)
+            if run.metadata.resource_version == self._own_versions.get(key):
+                return  # the echo of our own write: the cached copy is as new or newer
+        self._runs[key] = run
         self.tr_queue.add(key)
 
-    def pod_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
-        key = owner_taskrun(body)
-        if key is None:
-            return
-        labels = (body.get("metadata") or {}).get("labels") or {}
-        if labels.get(LABEL_ROLE) == ROLE_TASK:
-            name = body["metadata"]["name"]
-            self._pod_hints[key] = PodHint(name, None if event_type == "DELETED" else body)
-        self.tr_queue.add(key)
+    def pod_event(self, event_type: str | None, body: Body) -> None:
+        pod = observe_pod(body)
+        key = self.pods.gone(pod) if event_type == "DELETED" else self.pods.seen(pod)
+        if key is not None:
+            self.tr_queue.add(key)
 
-    def processing_container_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
-        meta = body.get("metadata") or {}
-        key = (meta.get("namespace", ""), meta.get("name", ""))
+    def processing_container_event(self, event_type: str | None, body: Body) -> None:
+        key = _key(body)
         if event_type == "DELETED":
             self.pc_queue.discard(key)
-            self._pc_bodies.pop(key, None)
+            self._pcons.pop(key, None)
             self._wake("ProcessingContainer", key)
             return
-        self._pc_bodies[key] = body
+        try:
+            self._pcons[key] = ProcessingContainerResource.model_validate(body)
+        except ValidationError as exc:
+            log.warning("ProcessingContainer %s/%s does not parse, skipped: %s", *key, exc)
+            return
         self.pc_queue.add(key)
 
-    def _wake(self, kind: str, key: Key) -> None:
+    def _wake(self, kind: str, key: RunKey) -> None:
         for waiter in self._waiters.pop((kind, *key), set()):
             self.tr_queue.add(waiter)
 
-    def _forget_waiter(self, key: Key) -> None:
+    def _forget_waiter(self, key: RunKey) -> None:
         for waiting in self._waiters.values():
             waiting.discard(key)
 
@@ -137,6 +153,7 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.finish.drain()  # events still being posted, before the client closes
 
     async def _tr_worker(self) -> None:
         while True:
@@ -151,16 +168,15 @@ class Runtime:
                 outcome = "gone"
             except Conflict:
                 # Decided on a stale copy: look again at a fresh one, now.
-                self._tr_bodies.pop(key, None)
-                self._pod_hints.pop(key, None)
+                self._runs.pop(key, None)
                 self.tr_queue.add(key)
                 outcome = "conflict"
             except KubeApiError as exc:
-                self._tr_bodies.pop(key, None)
+                self._runs.pop(key, None)
                 delay = self.tr_queue.add_rate_limited(key)
                 log.warning("TaskRun %s/%s: %s (retrying in %.1fs)", *key, exc, delay)
-            except Exception:
-                self._tr_bodies.pop(key, None)
+            except Exception:  # a bug must not stop the worker: log it with its traceback, back off, go on
+                self._runs.pop(key, None)
                 delay = self.tr_queue.add_rate_limited(key)
                 log.exception("TaskRun %s/%s: unexpected error (retrying in %.1fs)", *key, delay)
             finally:
@@ -168,36 +184,51 @@ class Runtime:
                 self.metrics.reconciles.labels(kind="TaskRun", result=outcome).inc()
                 self.metrics.reconcile_seconds.labels(kind="TaskRun").observe(time.perf_counter() - started)
 
-    async def _process_taskrun(self, key: Key) -> str:
+    async def _current(self, key: RunKey) -> TaskRunResource | _Unreadable:
+        cached = self._runs.pop(key, None)
+        if cached is not None:
+            return cached
+        body = await self.kube.get(taskrun_path(*key))
+        try:
+            return TaskRunResource.model_validate(body)
+        except ValidationError as exc:
+            return _Unreadable(str(exc))
+
+    async def _process_taskrun(self, key: RunKey) -> str:
         """Reconcile one run and file what comes next (requeue, backoff, waiting); returns the metric's result."""
-        body = self._tr_bodies.pop(key, None)
-        if body is None:
-            body = await self.kube.get(taskrun_path(*key))
-        working = copy.deepcopy(dict(body))
-        written: list[str] = []
-        WRITTEN_VERSIONS.set(written)
-        result = await self.taskruns.reconcile(working, pod_hint=self._pod_hints.pop(key, None))
-        if result.finished:
-            self._own_versions.pop(key, None)
-        else:
-            self._own_versions[key] = set(written)
-            if key not in self._tr_bodies:
-                # As our own writes left it (a newer watch event, if any, replaces it).
-                self._tr_bodies[key] = working
+        run = await self._current(key)
+        if isinstance(run, _Unreadable):
+            log.warning("TaskRun %s/%s does not match this operator's schema, skipped: %s", *key, run.error)
+            return "error"
+        result = await self.taskruns.reconcile(run)
+        self._remember(key, run, result)
+        decision = result.decision
         self._forget_waiter(key)
-        for upstream in result.waiting_on:
-            self._waiters[("TaskRun", *upstream)].add(key)
-        spec = body.get("spec") or {}
-        if spec.get("processingContainerRef") and not result.finished:
-            self._waiters[("ProcessingContainer", key[0], spec["processingContainerRef"]["name"])].add(key)
-        if result.backoff:
+        if not decision.finished:
+            namespace = key[0]
+            for upstream in decision.waiting_on:
+                self._waiters[("TaskRun", namespace, upstream)].add(key)
+            ref = run.spec.processing_container_ref
+            if ref is not None:
+                self._waiters[("ProcessingContainer", namespace, ref.name)].add(key)
+        if decision.backoff:
             self.tr_queue.add_rate_limited(key)
             return "requeue"
         self.tr_queue.forget(key)
-        if result.requeue_after is not None:
-            self.tr_queue.add_after(key, result.requeue_after)
+        if decision.requeue_after is not None:
+            self.tr_queue.add_after(key, decision.requeue_after)
             return "requeue"
         return "ok"
+
+    def _remember(self, key: RunKey, run: TaskRunResource, result: Reconciled) -> None:
+        if result.decision.finished:
+            self._own_versions.pop(key, None)
+            return
+        latest = result.run or run
+        if result.run is not None and result.run.metadata.resource_version:
+            self._own_versions[key] = result.run.metadata.resource_version
+        if key not in self._runs:
+            self._runs[key] = latest  # as our own write left it (a newer watch event, if any, replaces it)
 
     async def _pc_worker(self) -> None:
         while True:
@@ -205,24 +236,14 @@ class Runtime:
             outcome = "ok"
             started = time.perf_counter()
             try:
-                body = self._pc_bodies.pop(key, None)
-                if body is None:
-                    body = await self.kube.get(pc_path(*key))
-                result = await self.pcs.reconcile(copy.deepcopy(dict(body)))
-                if result.backoff:
-                    self.pc_queue.add_rate_limited(key)
-                    outcome = "requeue"
-                else:
-                    self.pc_queue.forget(key)
-                if result.ready is not None:
-                    self._wake("ProcessingContainer", key)
+                outcome = await self._process_processing_container(key)
             except NotFound:
                 self.pc_queue.discard(key)
             except KubeApiError as exc:
                 delay = self.pc_queue.add_rate_limited(key)
                 log.warning("ProcessingContainer %s/%s: %s (retrying in %.1fs)", *key, exc, delay)
                 outcome = "error"
-            except Exception:
+            except Exception:  # a bug must not stop the worker: log it with its traceback, back off, go on
                 delay = self.pc_queue.add_rate_limited(key)
                 log.exception("ProcessingContainer %s/%s: unexpected error (retrying in %.1fs)", *key, delay)
                 outcome = "error"
@@ -230,3 +251,24 @@ class Runtime:
                 self.pc_queue.done(key)
                 self.metrics.reconciles.labels(kind="ProcessingContainer", result=outcome).inc()
                 self.metrics.reconcile_seconds.labels(kind="ProcessingContainer").observe(time.perf_counter() - started)
+
+    async def _process_processing_container(self, key: RunKey) -> str:
+        pcon = self._pcons.pop(key, None)
+        if pcon is None:
+            pcon = ProcessingContainerResource.model_validate(await self.kube.get(processing_container_path(*key)))
+        decision = await self.pcs.reconcile(pcon)
+        if decision.ready is not None:
+            self._wake("ProcessingContainer", key)
+        if decision.backoff:
+            self.pc_queue.add_rate_limited(key)
+            return "requeue"
+        self.pc_queue.forget(key)
+        return "ok"
+
+
+def _key(body: Body) -> RunKey:
+    """Pure: a watched object's (namespace, name)."""
+    meta = body.get("metadata")
+    if not isinstance(meta, Mapping):
+        return ("", "")
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))

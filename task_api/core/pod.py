@@ -10,24 +10,32 @@ by the operator, each with its own pod), and input channels mounted read-only.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-LABEL_TASKRUN = "task-api.io/taskrun"
-LABEL_TASKRUN_UID = "task-api.io/taskrun-uid"
-LABEL_ATTEMPT = "task-api.io/attempt"
-LABEL_ROLE = "task-api.io/role"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGER = "task-api-operator"
-ROLE_TASK = "task"
-ROLE_MEASURE = "measure"
+from task_api.core.names import MAX_NAME, bounded_name, label_value
+from task_api.spec.crd.common import API_VERSION
+from task_api.spec.crd.keys import (
+    ANNOTATION_TEMPLATE,
+    LABEL_ATTEMPT,
+    LABEL_MANAGED_BY,
+    LABEL_ROLE,
+    LABEL_TASKRUN,
+    LABEL_TASKRUN_UID,
+    MANAGER,
+    ROLE_MEASURE,
+    ROLE_TASK,
+)
+
 MAIN_CONTAINER = "task"
+MEASURE_CONTAINER = "measure"
 MEASURE_MOUNT_ROOT = "/measure"
 
-_MAX_NAME = 63
+#: A pure function that takes a built pod and returns it changed (e.g. the legacy staging step); the builder
+#: applies them in order, so what an image kind adds stays out of the common builder.
+PodTransformer = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -37,18 +45,19 @@ class Owner:
     name: str
     namespace: str
     uid: str
-    api_version: str = "task-api.io/v1alpha1"
+    api_version: str = API_VERSION
     kind: str = "TaskRun"
 
-    def reference(self) -> dict[str, Any]:
-        """Pure: an ownerReference making the TaskRun the pod's controller (the pod goes when the run goes)."""
+    def reference(self, *, controller: bool = True) -> dict[str, Any]:
+        """Pure: an ownerReference to the TaskRun, so the object goes when the run goes. ``controller``: the run
+        also manages it (its pods, the operator's Secrets), not only owns it (a client's credentials Secret)."""
         return {
             "apiVersion": self.api_version,
             "kind": self.kind,
             "name": self.name,
             "uid": self.uid,
-            "controller": True,
-            "blockOwnerDeletion": True,
+            "controller": controller,
+            "blockOwnerDeletion": controller,
         }
 
 
@@ -99,16 +108,6 @@ class PodPlan:
     template: str = ""
 
 
-def bounded_name(base: str, suffix: str) -> str:
-    """Pure: ``<base>-<suffix>`` cut to 63 characters; a hash keeps cut names distinct and deterministic."""
-    name = f"{base}-{suffix}"
-    if len(name) <= _MAX_NAME:
-        return name
-    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
-    keep = _MAX_NAME - len(suffix) - len(digest) - 2
-    return f"{base[:keep].rstrip('-.')}-{digest}-{suffix}"
-
-
 def task_pod_name(taskrun: str, attempt: int) -> str:
     """Pure: the deterministic pod name of an attempt (a restart of the operator finds it instead of adding one)."""
     return bounded_name(taskrun, f"a{attempt}")
@@ -119,27 +118,29 @@ def measure_pod_name(taskrun: str) -> str:
     return bounded_name(taskrun, "measure")
 
 
-def _label_value(value: str) -> str:
-    """Pure: a valid label value (≤ 63 characters; cut names keep a hash so they stay distinct)."""
-    return value if len(value) <= _MAX_NAME else bounded_name(value[:40], "x")[:_MAX_NAME]
-
-
 def _base_labels(owner: Owner, role: str) -> dict[str, str]:
     return {
         LABEL_MANAGED_BY: MANAGER,
-        LABEL_TASKRUN: _label_value(owner.name),
+        LABEL_TASKRUN: label_value(owner.name),
         LABEL_TASKRUN_UID: owner.uid,
         LABEL_ROLE: role,
     }
 
 
-def _restricted_container_security() -> dict[str, Any]:
-    return {
+def restricted_security_context(*, run_as_user: int | None = None, run_as_group: int | None = None) -> dict[str, Any]:
+    """Pure: the security context of every container the operator creates (Pod Security "restricted" apart from
+    the user): no privilege escalation, every capability dropped, RuntimeDefault seccomp."""
+    context: dict[str, Any] = {
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
         "privileged": False,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+    if run_as_user is not None:
+        context["runAsUser"] = run_as_user
+    if run_as_group is not None:
+        context["runAsGroup"] = run_as_group
+    return context
 
 
 def _pod_shell(*, name: str, owner: Owner, labels: Mapping[str, str], annotations: Mapping[str, str]) -> dict[str, Any]:
@@ -188,7 +189,7 @@ def shared_volumes(mounts: Sequence[ChannelMount]) -> tuple[list[dict[str, Any]]
     for channel in mounts:
         key = _volume_key(channel.volume)
         if key not in keys:
-            keys[key] = f"v{len(keys)}-{_dns_part(key[1].rsplit('/', 1)[-1])}"[:_MAX_NAME].rstrip("-")
+            keys[key] = f"v{len(keys)}-{_dns_part(key[1].rsplit('/', 1)[-1])}"[:MAX_NAME].rstrip("-")
             sources[key] = channel.volume
             read_only[key] = True
         read_only[key] = read_only[key] and channel.read_only
@@ -200,8 +201,8 @@ def shared_volumes(mounts: Sequence[ChannelMount]) -> tuple[list[dict[str, Any]]
     return volumes, volume_mounts
 
 
-def build_task_pod(plan: PodPlan) -> dict[str, Any]:
-    """Pure: the pod of one attempt of a TaskRun."""
+def build_task_pod(plan: PodPlan, *, transformers: Sequence[PodTransformer] = ()) -> dict[str, Any]:
+    """Pure: the pod of one attempt of a TaskRun, then each of ``transformers`` applied in order."""
     volumes, mounts = shared_volumes(plan.mounts)
     container: dict[str, Any] = {
         "name": MAIN_CONTAINER,
@@ -209,7 +210,7 @@ def build_task_pod(plan: PodPlan) -> dict[str, Any]:
         "imagePullPolicy": "IfNotPresent",
         "env": [{"name": name, "value": value} for name, value in plan.env],
         "volumeMounts": mounts,
-        "securityContext": _restricted_container_security(),
+        "securityContext": restricted_security_context(),
         # A short reason for the user when the container fails: the tail of its log, as Kubernetes can do.
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
@@ -223,7 +224,7 @@ def build_task_pod(plan: PodPlan) -> dict[str, Any]:
     if resources:
         container["resources"] = resources
     labels = {**plan.labels, **_base_labels(plan.owner, ROLE_TASK), LABEL_ATTEMPT: str(plan.attempt)}
-    annotations = {**plan.annotations, "task-api.io/template": plan.template}
+    annotations = {**plan.annotations, ANNOTATION_TEMPLATE: plan.template}
     pod = _pod_shell(
         name=task_pod_name(plan.owner.name, plan.attempt),
         owner=plan.owner,
@@ -238,6 +239,8 @@ def build_task_pod(plan: PodPlan) -> dict[str, Any]:
     if plan.active_deadline_seconds is not None:
         spec["activeDeadlineSeconds"] = plan.active_deadline_seconds
     pod["spec"] = spec
+    for transform in transformers:
+        pod = transform(pod)
     return pod
 
 
@@ -273,15 +276,14 @@ def build_measure_pod(
         for item, mount in zip(items, channel_mounts, strict=True)
     ]
     container = {
-        "name": "measure",
+        "name": MEASURE_CONTAINER,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": ["python3", "-m", "task_api.measure", json.dumps(request, separators=(",", ":"))],
         "volumeMounts": mounts,
         "securityContext": {
-            **_restricted_container_security(),
+            **restricted_security_context(run_as_user=65532),
             "runAsNonRoot": True,
-            "runAsUser": 65532,
             "readOnlyRootFilesystem": True,
         },
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},

@@ -56,11 +56,14 @@ class KubeClient:
         timeout: float = 30.0,
         max_connections: int = 64,
         user_agent: str = "task-api",
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``transport`` replaces the network (tests pass a fake API server, ``tests/fakes/kube_api.py``)."""
         self.access = access
         self._http = httpx.AsyncClient(
             base_url=access.server,
-            verify=access.ssl_context(),
+            verify=access.ssl_context() if transport is None else False,
+            transport=transport,
             timeout=timeout,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             headers={"User-Agent": user_agent, "Accept": "application/json"},
@@ -131,9 +134,6 @@ class KubeClient:
 
     async def merge_patch(self, path: str, patch: Mapping[str, Any]) -> JSON:
         return await self.request("PATCH", path, body=dict(patch), content_type="application/merge-patch+json")
-
-    async def json_patch(self, path: str, ops: list[Mapping[str, Any]]) -> JSON:
-        return await self.request("PATCH", path, body=list(ops), content_type="application/json-patch+json")
 
     async def delete(self, path: str, *, propagation: str = "Background", grace_seconds: int | None = None) -> JSON:
         options: dict[str, Any] = {

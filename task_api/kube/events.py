@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from task_api.core.times import format_micro_rfc3339, format_rfc3339
 from task_api.kube.client import KubeClient, core_path
 from task_api.kube.errors import KubeApiError
 
@@ -44,7 +45,7 @@ class EventRecorder:
         task.add_done_callback(self._pending.discard)
 
     async def drain(self) -> None:
-        """Wait for the events still being posted (at shutdown)."""
+        """I/O: wait for the events still being posted (before the client closes, so none is cut off)."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
@@ -52,8 +53,8 @@ class EventRecorder:
         """I/O: post one Event (``type_`` is Normal or Warning)."""
         meta = obj.get("metadata") or {}
         namespace = meta.get("namespace") or "default"
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        micro = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        now = datetime.now(UTC)
+        stamp, micro = format_rfc3339(now), format_micro_rfc3339(now)
         event = {
             "apiVersion": "v1",
             "kind": "Event",

@@ -9,7 +9,6 @@ its trigger (in the triggerer's event loop), and by ``task-api run --mode k8s``.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -19,23 +18,23 @@ from typing import Any, TypeVar
 
 import httpx
 
-from task_api.core.taskrun_objects import build_credentials_secret, outcome
-from task_api.image import Credentials, ImageError, inspect_image, parse_reference
-from task_api.kube import AlreadyExists, ClusterAccess, KubeApiError, KubeClient, NotFound
-from task_api.kube.client import core_path, resource_path
+from task_api.core.pod import MAIN_CONTAINER
+from task_api.core.taskrun.conditions import outcome_of
+from task_api.core.taskrun.objects import build_credentials_secret
+from task_api.core.times import format_rfc3339
+from task_api.image import Credentials
+from task_api.kube.access import ClusterAccess
+from task_api.kube.client import KubeClient, core_path, resource_path
+from task_api.kube.errors import AlreadyExists, KubeApiError, NotFound
+from task_api.kube.templates import TemplateResolver, TemplateUnavailable
 from task_api.spec import SpecError, TaskTemplate
-from task_api.spec.crd import GROUP, VERSION
+from task_api.spec.crd.common import GROUP, VERSION
+from task_api.spec.crd.keys import ANNOTATION_HEARTBEAT
 from task_api.spec.errors import TaskApiError
 
-#: Refreshed by a client following a run with ``spec.heartbeatTimeoutSeconds`` (docs/operator.md).
-HEARTBEAT_ANNOTATION = "task-api.io/heartbeat"
-
-__all__ = ["MAIN_CONTAINER", "TaskRunApi", "TaskRunGone", "TemplateLookupFailed"]
+__all__ = ["TaskRunApi", "TaskRunGone", "TemplateLookupFailed", "taskrun_path"]
 
 T = TypeVar("T")
-
-#: The task pod's main container (``task_api.core.pod.MAIN_CONTAINER``; repeated to keep this module light).
-MAIN_CONTAINER = "task"
 
 
 class TaskRunGone(TaskApiError):
@@ -50,9 +49,11 @@ class TemplateLookupFailed(TaskApiError):
         self.transient = transient
 
 
-def taskrun_path(namespace: str, name: str | None = None) -> str:
-    """Pure: the REST path of the TaskRuns of a namespace, or of one."""
-    return resource_path(group=GROUP, version=VERSION, plural="taskruns", namespace=namespace, name=name)
+def taskrun_path(namespace: str, name: str | None = None, sub: str | None = None) -> str:
+    """Pure: the REST path of the TaskRuns of a namespace, or of one (``sub``: ``status``)."""
+    return resource_path(
+        group=GROUP, version=VERSION, plural="taskruns", namespace=namespace, name=name, subresource=sub
+    )
 
 
 def _started(pod: Mapping[str, Any]) -> bool:
@@ -157,30 +158,12 @@ class TaskRunApi:
 
     async def heartbeat(self, namespace: str, name: str) -> None:
         """I/O: set the run's heartbeat annotation to now."""
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = format_rfc3339(datetime.now(UTC))
         await self.kube.merge_patch(
-            taskrun_path(namespace, name), {"metadata": {"annotations": {HEARTBEAT_ANNOTATION: stamp}}}
+            taskrun_path(namespace, name), {"metadata": {"annotations": {ANNOTATION_HEARTBEAT: stamp}}}
         )
 
     # ------------------------------------------------------------------ templates
-
-    async def _pull_secret_credentials(
-        self, namespace: str, image: str, secret_names: Sequence[str]
-    ) -> Credentials | None:
-        host = parse_reference(image).registry
-        for name in secret_names:
-            try:
-                secret = await self.kube.get(core_path("secrets", namespace, name))
-            except NotFound:
-                raise TemplateLookupFailed(f"image pull secret {namespace}/{name} not found", transient=False) from None
-            payload = (secret.get("data") or {}).get(".dockerconfigjson")
-            if payload:
-                creds = Credentials.from_dockerconfigjson(
-                    base64.b64decode(payload), host, source=f"secret {namespace}/{name}"
-                )
-                if creds is not None:
-                    return creds
-        return None
 
     async def template(
         self,
@@ -193,49 +176,28 @@ class TaskRunApi:
         password: str | None = None,
         image_pull_secrets: Sequence[str] = (),
     ) -> TaskTemplate:
-        """I/O: the task template, from the ProcessingContainer's status or the image's registry.
+        """I/O: the task template, from the ProcessingContainer's status or the image's registry — the operator's
+        own lookup (:class:`~task_api.kube.templates.TemplateResolver`), so both agree on what can be waited out.
 
-        Raises :class:`TemplateLookupFailed` (transient: unreachable registry, ProcessingContainer not ready) or
-        :class:`~task_api.spec.SpecError` (no such template).
+        Raises :class:`TemplateLookupFailed` (transient: the operator will wait for it — a ProcessingContainer or
+        pull Secret not there yet, an unreachable registry; the client leaves that check to the operator).
         """
-        if processing_container is not None:
-            path = resource_path(
-                group=GROUP, version=VERSION, plural="processingcontainers", namespace=namespace,
-                name=processing_container,
-            )  # fmt: skip
-            try:
-                pcon = await self.kube.get(path)
-            except NotFound:
-                raise TemplateLookupFailed(
-                    f"ProcessingContainer {namespace}/{processing_container} not found", transient=False
-                ) from None
-            templates = (pcon.get("status") or {}).get("templates") or []
-            if not templates:
-                raise TemplateLookupFailed(
-                    f"ProcessingContainer {processing_container} has no templates yet (not Ready)", transient=True
-                )
-            for raw in templates:
-                if raw.get("identifier") == task_template:
-                    return TaskTemplate.model_validate(raw)
-            have = ", ".join(repr(t.get("identifier")) for t in templates)
-            raise TemplateLookupFailed(
-                f"ProcessingContainer {processing_container!r} has no template {task_template!r}; it has {have}",
-                transient=False,
-            )
-        assert image is not None
+        insecure = [h.strip() for h in os.environ.get("TASK_API_INSECURE_REGISTRIES", "").split(",") if h.strip()]
+        resolver = TemplateResolver(self.kube, insecure_registries=insecure)
         try:
-            if username is not None and password is not None:
-                creds: Credentials | None = Credentials.basic(username, password)
+            if processing_container is not None:
+                source = await resolver.for_processing_container(namespace, processing_container)
             else:
-                creds = await self._pull_secret_credentials(namespace, image, image_pull_secrets)
-            insecure = [h for h in os.environ.get("TASK_API_INSECURE_REGISTRIES", "").split(",") if h.strip()]
-            inspection = await asyncio.to_thread(inspect_image, image, credentials=creds, insecure_registries=insecure)
-        except ImageError as exc:
-            raise TemplateLookupFailed(f"{exc.reason}: {exc}", transient=exc.transient) from None
+                assert image is not None
+                creds = Credentials.basic(username, password) if username is not None and password is not None else None
+                source = await resolver.for_image(namespace, image, pull_secrets=image_pull_secrets, credentials=creds)
+        except TemplateUnavailable as exc:
+            raise TemplateLookupFailed(exc.describe(), transient=exc.transient) from None
         try:
-            return inspection.container.template(task_template)
+            return source.container.template(task_template)
         except SpecError as exc:
-            raise TemplateLookupFailed(str(exc), transient=False) from None
+            where = f"ProcessingContainer {processing_container!r}" if processing_container else f"image {image}"
+            raise TemplateLookupFailed(f"{where}: {exc}", transient=False) from None
 
     # ------------------------------------------------------------------ pods and logs
 
@@ -304,7 +266,7 @@ class TaskRunApi:
                 if run is None:
                     raise TaskRunGone(f"TaskRun {namespace}/{name} was deleted before it finished")
                 now = asyncio.get_running_loop().time()
-                if heartbeat_every is not None and now - last_beat >= heartbeat_every and not outcome(run).finished:
+                if heartbeat_every is not None and now - last_beat >= heartbeat_every and not outcome_of(run).finished:
                     with contextlib.suppress(KubeApiError):  # a missed beat is retried next time round
                         await self.heartbeat(namespace, name)
                         last_beat = now
@@ -314,7 +276,7 @@ class TaskRunApi:
                     if pod is not None and _started(pod):
                         streamed.add(pod_name)
                         stream = asyncio.create_task(self.follow_logs(namespace, pod_name, emit))
-                if outcome(run).finished:
+                if outcome_of(run).finished:
                     if stream is not None:
                         # The stream ends with the container; give it a moment to deliver the last lines.
                         with contextlib.suppress(TimeoutError):

@@ -283,9 +283,17 @@ def fill_placeholders(document: Document, environ: Mapping[str, str]) -> None:
             node[key] = filled
 
 
+def _position(
+    document: Document, loc: tuple[str | int, ...], *, at_key: bool = False, last: bool = True
+) -> tuple[int | None, int | None]:
+    """Line and column of ``loc`` in the document's text (None, None for a document built in memory)."""
+    if not document.has_positions:
+        return None, None
+    return line_column(document.text, locate(document.text, loc, at_key=at_key, last=last))
+
+
 def _located(document: Document, loc: tuple[str | int, ...], message: str, **kw: Any) -> Problem:
-    offset = locate(document.text, loc)
-    line, column = line_column(document.text, offset)
+    line, column = _position(document, loc)
     return Problem(path=format_path(loc), message=message, line=line, column=column, **kw)
 
 
@@ -369,8 +377,7 @@ def _translate(document: Document, error: Mapping[str, Any]) -> Problem:
     if _is_secret(document.value, loc):
         given = "<redacted>" if given is not None else None
     at_key = kind == "extra_forbidden"
-    offset = locate(document.text, loc, at_key=at_key)
-    line, column = line_column(document.text, offset)
+    line, column = _position(document, loc, at_key=at_key)
     return Problem(path=format_path(loc), message=message, given=given, allowed=allowed, line=line, column=column)
 
 
@@ -380,8 +387,7 @@ def _finding_problem(document: Document, finding: Finding, paths: Mapping[int, t
     given = finding.given
     if given is not None and _is_secret(document.value, loc):
         given = "<redacted>"
-    offset = locate(document.text, loc, at_key=finding.at_key, last=finding.at_key)
-    line, column = line_column(document.text, offset)
+    line, column = _position(document, loc, at_key=finding.at_key, last=finding.at_key)
     return Problem(
         path=format_path(loc),
         message=finding.message,
@@ -434,6 +440,12 @@ def _from_value(value: Any, *, source: str) -> Document:
     document = decode_document(json.dumps(value), source=source)
     document.has_positions = False
     return document
+
+
+def validate_value(value: Any, model: type[M], *, source: str) -> M:
+    """Validate a value built in memory (a custom resource's fields) with the same checks and messages as a file,
+    without positions and without placeholder filling: a literal ``{{`` in it stays as written (pure)."""
+    return validate_document(Document(source=source, text="", value=value, has_positions=False), model)
 
 
 def validate_processing_container(value: Any, *, source: str) -> ProcessingContainer:

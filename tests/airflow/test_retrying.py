@@ -10,8 +10,8 @@ import asyncio
 
 import pytest
 
-from task_api.airflow.cluster import TaskRunApi
 from task_api.kube import ClusterAccess, KubeApiError, NotFound
+from task_api.kube.taskruns import TaskRunApi
 
 
 def api() -> TaskRunApi:

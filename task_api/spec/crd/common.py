@@ -32,6 +32,43 @@ class CrdModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+class CrdStatusModel(CrdModel):
+    """Base of the status models: fields this version does not know are ignored when reading, not refused — a
+    status written by a newer replica during a rolling update must never make an older one stop reconciling."""
+
+    model_config = CrdModel.model_config | {"extra": "ignore"}
+
+
+class OwnerReference(BaseModel):
+    """An entry of ``metadata.ownerReferences`` (only the fields the operator reads)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+    api_version: str = ""
+    kind: str = ""
+    name: str = ""
+    uid: str = ""
+    controller: bool = False
+
+
+class ObjectMeta(BaseModel):
+    """The ``metadata`` of an object as the API server returns it (only the fields the operator reads; the rest is
+    ignored, not refused: the server owns this part)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+    name: str
+    namespace: str = ""
+    uid: str = ""
+    generation: int | None = None
+    resource_version: str | None = None
+    creation_timestamp: str | None = None
+    deletion_timestamp: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    owner_references: list[OwnerReference] = Field(default_factory=list)
+
+
 class LocalObjectReference(CrdModel):
     """A reference to an object in the same namespace."""
 
@@ -44,7 +81,7 @@ class ConditionStatus(StrEnum):
     UNKNOWN = "Unknown"
 
 
-class Condition(CrdModel):
+class Condition(CrdStatusModel):
     """A Kubernetes-style condition."""
 
     type: str = Field(description="Type of the condition, e.g. Succeeded or Ready.")

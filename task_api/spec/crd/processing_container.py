@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from task_api.spec.crd.common import Condition, CrdModel, LocalObjectReference
+from task_api.spec.crd.common import API_VERSION, Condition, CrdModel, CrdStatusModel, LocalObjectReference, ObjectMeta
 
 
 class ProcessingContainerSpec(CrdModel):
@@ -23,7 +23,7 @@ class ProcessingContainerSpec(CrdModel):
     )
 
 
-class ProcessingContainerStatus(CrdModel):
+class ProcessingContainerStatus(CrdStatusModel):
     """What the operator found in the image."""
 
     observed_generation: int | None = Field(default=None, description="The spec generation last inspected.")
@@ -42,8 +42,10 @@ class ProcessingContainerStatus(CrdModel):
 class ProcessingContainerResource(CrdModel):
     """A processing container image registered with the operator."""
 
-    api_version: str = Field(default="task-api.io/v1alpha1")
+    model_config = CrdModel.model_config | {"extra": "ignore"}
+
+    api_version: str = Field(default=API_VERSION)
     kind: str = Field(default="ProcessingContainer")
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: ObjectMeta
     spec: ProcessingContainerSpec
-    status: ProcessingContainerStatus | None = None
+    status: ProcessingContainerStatus = Field(default_factory=ProcessingContainerStatus)

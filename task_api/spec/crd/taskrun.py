@@ -12,10 +12,19 @@ from typing import Any
 
 from pydantic import Field
 
-from task_api.spec.crd.common import DNS_SUBDOMAIN, Condition, CrdModel, LocalObjectReference
+from task_api.spec.crd.common import (
+    API_VERSION,
+    DNS_SUBDOMAIN,
+    Condition,
+    CrdModel,
+    CrdStatusModel,
+    LocalObjectReference,
+    ObjectMeta,
+)
+from task_api.spec.fields import ENV_NAME_PATTERN
 
 CHANNEL_NAME = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ENV_NAME = ENV_NAME_PATTERN
 QUANTITY = r"^([+]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 
 # CEL shared by PVC subPaths: relative, no '..' segment (a TaskRun author must not climb out of the claim).
@@ -250,7 +259,7 @@ class TaskRunSpec(CrdModel):
     )
 
 
-class ChannelMeasurement(CrdModel):
+class ChannelMeasurement(CrdStatusModel):
     """What the measuring step found for one input channel's scale rule."""
 
     channel: str = Field(description="Input channel name.")
@@ -259,7 +268,7 @@ class ChannelMeasurement(CrdModel):
     files: int = Field(default=0, description="Regular files counted.")
 
 
-class OutputLocation(CrdModel):
+class OutputLocation(CrdStatusModel):
     """Where an output channel's data lives (read by downstream TaskRuns and Airflow)."""
 
     name: str = Field(description="Output channel name.")
@@ -268,14 +277,14 @@ class OutputLocation(CrdModel):
     host_path: str | None = Field(default=None, description="Node directory holding the data.")
 
 
-class UpstreamRef(CrdModel):
+class UpstreamRef(CrdStatusModel):
     """An upstream TaskRun this run has seen (a later one with another uid means the original was deleted)."""
 
     name: str = Field(description="Upstream TaskRun name.")
     uid: str = Field(description="Its uid when first seen.")
 
 
-class MemorySummary(CrdModel):
+class MemorySummary(CrdStatusModel):
     """The memory the pod was given, and why."""
 
     request: str | None = Field(default=None, description="Memory request.")
@@ -283,7 +292,7 @@ class MemorySummary(CrdModel):
     explanation: list[str] = Field(default_factory=list, description="How scale rules produced these values.")
 
 
-class TaskRunStatus(CrdModel):
+class TaskRunStatus(CrdStatusModel):
     """What happened: one Succeeded condition plus details."""
 
     observed_generation: int | None = Field(default=None, description="The spec generation last reconciled.")
@@ -311,10 +320,12 @@ class TaskRunStatus(CrdModel):
 
 
 class TaskRunResource(CrdModel):
-    """A run of a processing container's task template."""
+    """A run of a processing container's task template, as read from the API server (parsed once, at the edge)."""
 
-    api_version: str = Field(default="task-api.io/v1alpha1")
+    model_config = CrdModel.model_config | {"extra": "ignore"}
+
+    api_version: str = Field(default=API_VERSION)
     kind: str = Field(default="TaskRun")
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: ObjectMeta
     spec: TaskRunSpec
-    status: TaskRunStatus | None = None
+    status: TaskRunStatus = Field(default_factory=TaskRunStatus)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from task_api.core.names import bounded_name
 from task_api.core.pod import (
     ChannelMount,
     ChannelVolume,
     MeasureItem,
     Owner,
     PodPlan,
-    bounded_name,
     build_measure_pod,
     build_task_pod,
     measure_pod_name,

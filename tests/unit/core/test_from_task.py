@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from task_api.core.task_to_taskrun import host_paths, taskrun_from_task, taskrun_name
+from task_api.core.taskrun.from_task import host_paths, taskrun_from_task, taskrun_name
 from task_api.spec.errors import SpecError
 from task_api.spec.load import parse_task
 from task_api.spec.task import Task

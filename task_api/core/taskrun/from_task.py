@@ -8,23 +8,18 @@ express is an error that says so, before anything is created.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from task_api.spec.crd import API_VERSION
+from task_api.core.names import unique_name
+from task_api.spec.crd.common import API_VERSION
 from task_api.spec.errors import Problem, Severity, SpecError
 from task_api.spec.task import ChannelBinding, K8sConfig, Task
-
-_NAME_CHARS = re.compile(r"[^a-z0-9-]+")
 
 
 def taskrun_name(task_name: str, *, unique: str) -> str:
     """Pure: a DNS-1123 name from the task's name plus a unique suffix (≤ 63 characters)."""
-    base = _NAME_CHARS.sub("-", task_name.lower()).strip("-") or "task"
-    suffix = hashlib.sha256(unique.encode()).hexdigest()[:6]
-    return f"{base[: 63 - len(suffix) - 1].rstrip('-')}-{suffix}"
+    return unique_name(task_name, unique=unique, fallback="task")
 
 
 def _binding(side: str, index: int, binding: ChannelBinding, problems: list[Problem]) -> dict[str, Any] | None:

@@ -1,7 +1,9 @@
-"""What a Pod says about a run: phase, reason, exit code, times. Pure (one function, as Tekton's pod/status.go).
+"""What the operator's pods say about their runs. Pure (one function per pod kind, as Tekton's pod/status.go).
 
-The reasons are :class:`task_api.spec.crd.TaskRunReason` values. Two Kubernetes subtleties are handled here so no
-caller has to know them:
+The operator never keeps whole pods: the pod watch turns each into an :class:`ObservedPod` at the edge
+(:func:`observe_pod`) — who owns it, which attempt, whether it is going away, and its :class:`PodOutcome` — and the
+reconciler decides on those. The reasons are :class:`task_api.spec.crd.TaskRunReason` values. Two Kubernetes
+subtleties are handled here so no caller has to know them:
 
 * a process killed for memory may be a *child* of the container's main process, which can then exit 0; the
   container's ``terminated.reason == "OOMKilled"`` wins over its exit code;
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from task_api.spec.crd.keys import LABEL_ATTEMPT, LABEL_ROLE, ROLE_MEASURE
 from task_api.spec.crd.taskrun import TaskRunReason
 
 #: Waiting reasons that no amount of waiting fixes: the run fails at once.
@@ -133,7 +136,7 @@ def outcome_from_pod(pod: Mapping[str, Any], *, container: str = "task") -> PodO
             _cut(f"{waiting_reason}: {waiting.get('message') or ''}"),
             started_at=started_at,
         )
-    if state.get("running"):
+    if "running" in state:  # the key says it; its startedAt may be missing
         return PodOutcome(Phase.RUNNING, TaskRunReason.RUNNING, "", started_at=started_at)
     if waiting_reason in IMAGE_WAITING_REASONS:
         return PodOutcome(
@@ -162,15 +165,71 @@ def _failed_init_container(pod: Mapping[str, Any]) -> str:
     return ""
 
 
-def measure_result(pod: Mapping[str, Any]) -> tuple[Phase, str]:
-    """Pure: the measuring pod's phase and its termination message (the JSON it reported, or its error)."""
+def measure_outcome(pod: Mapping[str, Any]) -> PodOutcome:
+    """Pure: the measuring pod's outcome; its message is the termination message (the JSON it reported, or its
+    error)."""
     status = pod.get("status") or {}
     cstatus = _main_container_status(pod, "measure")
     terminated = (cstatus.get("state") or {}).get("terminated") or {}
     message = str(terminated.get("message") or "")
     if terminated:
-        return (Phase.SUCCEEDED if terminated.get("exitCode") == 0 else Phase.FAILED), message
+        ok = terminated.get("exitCode") == 0
+        return PodOutcome(
+            Phase.SUCCEEDED if ok else Phase.FAILED,
+            TaskRunReason.SUCCEEDED if ok else TaskRunReason.FAILED,
+            message,
+            exit_code=terminated.get("exitCode"),
+        )
     phase = status.get("phase") or "Pending"
     if phase == "Failed":
-        return Phase.FAILED, str(status.get("message") or status.get("reason") or "the measuring pod failed")
-    return (Phase.RUNNING if phase == "Running" else Phase.PENDING), ""
+        text = str(status.get("message") or status.get("reason") or "the measuring pod failed")
+        return PodOutcome(Phase.FAILED, TaskRunReason.FAILED, text)
+    if phase == "Running":
+        return PodOutcome(Phase.RUNNING, TaskRunReason.MEASURING, "")
+    return PodOutcome(Phase.PENDING, TaskRunReason.MEASURING, _scheduling_message(status))
+
+
+def _scheduling_message(status: Mapping[str, Any]) -> str:
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return _cut(f"{condition.get('reason', 'Unschedulable')}: {condition.get('message', '')}")
+    return ""
+
+
+@dataclass(frozen=True)
+class ObservedPod:
+    """What the operator keeps of one of its pods (a few hundred bytes, however large the pod)."""
+
+    name: str
+    namespace: str
+    uid: str
+    #: The controlling TaskRun (from ownerReferences); "" when the pod has none.
+    owner_name: str
+    owner_uid: str
+    #: ``task`` or ``measure`` (the ``task-api.io/role`` label).
+    role: str
+    #: A task pod's attempt (the ``task-api.io/attempt`` label), else None.
+    attempt: int | None
+    #: The pod has a deletionTimestamp: it is going away.
+    deleting: bool
+    outcome: PodOutcome
+
+
+def observe_pod(pod: Mapping[str, Any]) -> ObservedPod:
+    """Pure: the operator's view of a pod as the API server returned it."""
+    meta = pod.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    owner: Mapping[str, Any] = next((r for r in meta.get("ownerReferences") or [] if r.get("controller")), {})
+    role = str(labels.get(LABEL_ROLE) or "")
+    attempt = str(labels.get(LABEL_ATTEMPT) or "")
+    return ObservedPod(
+        name=str(meta.get("name") or ""),
+        namespace=str(meta.get("namespace") or ""),
+        uid=str(meta.get("uid") or ""),
+        owner_name=str(owner.get("name") or "") if owner.get("kind") == "TaskRun" else "",
+        owner_uid=str(owner.get("uid") or "") if owner.get("kind") == "TaskRun" else "",
+        role=role,
+        attempt=int(attempt) if attempt.isdigit() else None,
+        deleting=bool(meta.get("deletionTimestamp")),
+        outcome=measure_outcome(pod) if role == ROLE_MEASURE else outcome_from_pod(pod),
+    )

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from task_api.core.status import Phase, measure_result, outcome_from_pod
+from task_api.core.taskrun.observed_pods import Phase, measure_outcome, observe_pod, outcome_from_pod
 from task_api.spec.crd import TaskRunReason as R
 
 
@@ -136,14 +136,14 @@ def test_long_messages_are_cut_to_the_tail() -> None:
     assert outcome.message.endswith("END") and len(outcome.message) < 1100
 
 
-def test_measure_result() -> None:
+def test_measure_outcome() -> None:
     done = {
         "status": {
             "phase": "Succeeded",
             "containerStatuses": [{"name": "measure", "state": {"terminated": {"exitCode": 0, "message": "[]"}}}],
         }
     }
-    assert measure_result(done) == (Phase.SUCCEEDED, "[]")
+    assert (measure_outcome(done).phase, measure_outcome(done).message) == (Phase.SUCCEEDED, "[]")
     failed = {
         "status": {
             "phase": "Failed",
@@ -152,5 +152,32 @@ def test_measure_result() -> None:
             ],
         }
     }
-    assert measure_result(failed) == (Phase.FAILED, "no such dir")
-    assert measure_result({"status": {"phase": "Pending"}}) == (Phase.PENDING, "")
+    assert (measure_outcome(failed).phase, measure_outcome(failed).message) == (Phase.FAILED, "no such dir")
+    assert measure_outcome({"status": {"phase": "Pending"}}).phase is Phase.PENDING
+
+
+def test_observe_pod_keeps_owner_role_attempt_and_outcome() -> None:
+    pod = {
+        "metadata": {
+            "name": "run-a2",
+            "namespace": "ns",
+            "uid": "p1",
+            "labels": {"task-api.io/role": "task", "task-api.io/attempt": "2"},
+            "ownerReferences": [
+                {"kind": "Other", "name": "x", "uid": "o0"},
+                {"kind": "TaskRun", "name": "run", "uid": "u1", "controller": True},
+            ],
+            "deletionTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "status": {"phase": "Running", "containerStatuses": [{"name": "task", "state": {"running": {}}}]},
+    }
+    seen = observe_pod(pod)
+    assert (seen.name, seen.namespace, seen.owner_name, seen.owner_uid) == ("run-a2", "ns", "run", "u1")
+    assert (seen.role, seen.attempt, seen.deleting) == ("task", 2, True)
+    assert seen.outcome.phase is Phase.RUNNING
+
+
+def test_observe_pod_without_a_taskrun_owner() -> None:
+    seen = observe_pod({"metadata": {"name": "p", "labels": {"task-api.io/role": "measure"}}})
+    assert (seen.owner_name, seen.owner_uid, seen.attempt, seen.role) == ("", "", None, "measure")
+    assert seen.outcome.phase is Phase.PENDING

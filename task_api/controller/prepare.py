@@ -1,0 +1,131 @@
+"""Prepare a pass over a TaskRun: everything it reads, gathered into a :class:`~task_api.core.taskrun.world.World`
+(I/O, reads only).
+
+A failure the run must report (no such ProcessingContainer, a registry that refused the image, a credentials
+Secret without the right keys) becomes a :class:`~task_api.core.taskrun.world.Halt` in the world; the pure
+decision turns it into the run's status. Failures of the API server itself propagate to the work loop, which backs
+off and tries again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from datetime import datetime
+
+from task_api.controller.pod_index import PodIndex
+from task_api.core.taskrun.decide import stopping
+from task_api.core.taskrun.objects import registry_secret_name
+from task_api.core.taskrun.observed_pods import ObservedPod, observe_pod
+from task_api.core.taskrun.world import Halt, RegistryCredentials, TemplateSource, UpstreamView, World
+from task_api.image import Credentials, ImageError, parse_reference
+from task_api.kube import KubeClient, NotFound
+from task_api.kube.client import core_path
+from task_api.kube.taskruns import taskrun_path
+from task_api.kube.templates import TemplateResolver, TemplateUnavailable
+from task_api.spec.crd.taskrun import TaskRunReason, TaskRunResource, TaskRunStatus
+
+R = TaskRunReason
+
+
+class Preparer:
+    """I/O: reads what a pass over a TaskRun needs."""
+
+    def __init__(self, *, kube: KubeClient, templates: TemplateResolver, pods: PodIndex) -> None:
+        self._kube = kube
+        self._templates = templates
+        self._pods = pods
+
+    async def world(self, run: TaskRunResource, now: datetime) -> World:
+        """I/O: the world of one pass. A run that is only winding down reads nothing but its pods."""
+        pods = await self._observed_pods(run)
+        if stopping(run, now):
+            return World(pods=pods)
+        secret_owner, credentials = await self._registry_secret(run)
+        return World(
+            template=await self._template(run, credentials, secret_owner),
+            upstreams=await self._upstreams(run),
+            credentials=credentials,
+            registry_secret_owner=secret_owner,
+            pods=pods,
+        )
+
+    async def _observed_pods(self, run: TaskRunResource) -> tuple[ObservedPod, ...]:
+        meta = run.metadata
+        pods = self._pods.of_run((meta.namespace, meta.name))
+        recorded = run.status.pod_name
+        if recorded and all(p.name != recorded for p in pods):
+            # The watch has not shown it (yet, or since a restart): ask, so a missing pod means a deleted one.
+            with contextlib.suppress(NotFound):
+                pods = (*pods, observe_pod(await self._kube.get(core_path("pods", meta.namespace, recorded))))
+        return pods
+
+    async def _registry_secret(self, run: TaskRunResource) -> tuple[str | None, RegistryCredentials | Halt | None]:
+        """Who owns the run's registry Secret, and — only when it must be made — the credentials for it."""
+        ref = run.spec.registry_credentials_secret
+        if ref is None:
+            return None, None
+        namespace = run.metadata.namespace
+        try:
+            existing = await self._kube.get(core_path("secrets", namespace, registry_secret_name(run.metadata.name)))
+        except NotFound:
+            return None, await self._read_credentials(run, ref.name)
+        owners = (existing.get("metadata") or {}).get("ownerReferences") or []
+        owner = next((str(o.get("uid")) for o in owners if o.get("controller")), "")
+        return owner, None
+
+    async def _read_credentials(self, run: TaskRunResource, secret: str) -> RegistryCredentials | Halt:
+        try:
+            registry = parse_reference(run.spec.image or "").registry
+        except ImageError as exc:
+            return Halt(R.INVALID_SPEC, f"spec.image: {exc}")
+        try:
+            found = await self._kube.get(core_path("secrets", run.metadata.namespace, secret))
+        except NotFound:
+            return Halt(R.PENDING, f"registry credentials Secret {secret!r} not found", transient=True)
+        data = found.get("data") or {}
+        try:
+            username = base64.b64decode(data["username"]).decode()
+            password = base64.b64decode(data["password"]).decode()
+        except (KeyError, ValueError, binascii.Error):
+            return Halt(
+                R.INVALID_SPEC, f"registry credentials Secret {secret!r} needs the keys 'username' and 'password'"
+            )
+        return RegistryCredentials(registry=registry, username=username, password=password)
+
+    async def _template(
+        self, run: TaskRunResource, credentials: RegistryCredentials | Halt | None, secret_owner: str | None
+    ) -> TemplateSource | Halt:
+        spec, namespace = run.spec, run.metadata.namespace
+        own_secrets = [s.name for s in spec.image_pull_secrets]
+        try:
+            if spec.processing_container_ref is not None:
+                return await self._templates.for_processing_container(
+                    namespace, spec.processing_container_ref.name, own_secrets=own_secrets
+                )
+            if isinstance(credentials, Halt):
+                return credentials
+            direct = Credentials.basic(credentials.username, credentials.password) if credentials else None
+            secrets = [*own_secrets, *([registry_secret_name(run.metadata.name)] if secret_owner else [])]
+            return await self._templates.for_image(
+                namespace, spec.image or "", pull_secrets=secrets, credentials=direct
+            )
+        except TemplateUnavailable as exc:
+            return Halt(exc.reason, exc.describe(), transient=exc.transient)
+
+    async def _upstreams(self, run: TaskRunResource) -> dict[str, UpstreamView | None]:
+        """The ``fromTaskRun`` upstreams, read until the first attempt starts (its inputs are recorded then)."""
+        if run.status.attempts:
+            return {}
+        names = {b.from_task_run.name for b in run.spec.inputs if b.from_task_run is not None}
+        found: dict[str, UpstreamView | None] = {}
+        for name in sorted(names):
+            try:
+                raw = await self._kube.get(taskrun_path(run.metadata.namespace, name))
+            except NotFound:
+                found[name] = None
+                continue
+            uid = str((raw.get("metadata") or {}).get("uid") or "")
+            found[name] = UpstreamView(uid=uid, status=TaskRunStatus.model_validate(raw.get("status") or {}))
+        return found

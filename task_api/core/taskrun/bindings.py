@@ -1,0 +1,108 @@
+"""Where a TaskRun's channels live: bindings to volumes, the host-path policy, the workspace, recorded locations.
+Pure.
+
+A binding names storage the Kubernetes way (a claim and a subPath, or a host path); the pod builder wants a
+:class:`~task_api.core.pod.ChannelVolume`; the status records an :class:`~task_api.spec.crd.OutputLocation` that
+downstream runs and Airflow read back. These functions convert between the three.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping, Sequence
+
+from task_api.core.pod import ChannelVolume
+from task_api.spec.crd.keys import NOT_PROPAGATED_ANNOTATION_PREFIXES
+from task_api.spec.crd.taskrun import InputBinding, OutputBinding, OutputLocation, TaskRunSpec
+from task_api.spec.errors import Problem
+
+__all__ = [
+    "WORKSPACE_PREFIX",
+    "host_path_allowed",
+    "host_path_problems",
+    "location_of_volume",
+    "propagated_metadata",
+    "volume_of_binding",
+    "volume_of_location",
+    "workspace_volume",
+]
+
+#: Unbound outputs go to ``<workspace claim>/task-api/<run>-<uid8>/<channel>``.
+WORKSPACE_PREFIX = "task-api"
+
+
+def host_path_allowed(path: str, roots: Sequence[str]) -> bool:
+    """Pure: whether ``path`` (absolute) lies under one of the administrator's allowed roots."""
+    normal = posixpath.normpath(path)
+    if normal != path.rstrip("/") or not normal.startswith("/"):
+        return False
+    return any(normal == root or normal.startswith(root.rstrip("/") + "/") for root in roots)
+
+
+def host_path_problems(spec: TaskRunSpec, roots: Sequence[str]) -> list[Problem]:
+    """Pure: every hostPath binding must lie under an allowed root (there are none unless the admin adds some)."""
+    problems = []
+    sides: tuple[tuple[str, Sequence[InputBinding | OutputBinding]], ...] = (
+        ("inputs", spec.inputs),
+        ("outputs", spec.outputs),
+    )
+    for side, bindings in sides:
+        for index, binding in enumerate(bindings):
+            if binding.host_path is not None and not host_path_allowed(binding.host_path.path, roots):
+                allowed = ", ".join(roots) if roots else "none (the operator allows no host paths)"
+                problems.append(
+                    Problem(
+                        path=f"spec.{side}[{index}].hostPath.path",
+                        message="host path is not under a root the operator allows",
+                        given=repr(binding.host_path.path),
+                        allowed=allowed,
+                    )
+                )
+    return problems
+
+
+def workspace_volume(*, claim: str, taskrun: str, uid: str, channel: str) -> ChannelVolume:
+    """Pure: where an unbound output goes — the workspace claim, under a per-run, per-channel subPath.
+
+    The uid keeps a re-created TaskRun of the same name from writing into the old run's folder.
+    """
+    return ChannelVolume(claim_name=claim, sub_path=f"{WORKSPACE_PREFIX}/{taskrun}-{uid[:8]}/{channel}")
+
+
+def volume_of_binding(binding: InputBinding | OutputBinding) -> ChannelVolume | None:
+    """Pure: a binding's own volume (None for ``fromTaskRun``, which names another run's output)."""
+    if binding.persistent_volume_claim is not None:
+        pvc = binding.persistent_volume_claim
+        return ChannelVolume(claim_name=pvc.claim_name, sub_path=pvc.sub_path or None)
+    if binding.host_path is not None:
+        return ChannelVolume(host_path=binding.host_path.path)
+    return None
+
+
+def volume_of_location(location: OutputLocation) -> ChannelVolume | None:
+    """Pure: a recorded location (``status.outputs[]``/``status.inputs[]``) as a volume."""
+    if location.claim_name:
+        return ChannelVolume(claim_name=location.claim_name, sub_path=location.sub_path or None)
+    if location.host_path:
+        return ChannelVolume(host_path=location.host_path)
+    return None
+
+
+def location_of_volume(name: str, volume: ChannelVolume) -> OutputLocation:
+    """Pure: the recorded location of a channel's volume."""
+    return OutputLocation(
+        name=name,
+        claim_name=volume.claim_name,
+        sub_path=volume.sub_path if volume.claim_name else None,
+        host_path=volume.host_path,
+    )
+
+
+def propagated_metadata(
+    labels: Mapping[str, str], annotations: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Pure: the TaskRun's labels and annotations its pods carry too (as Tekton does), so network policies,
+    cost reports and log collectors that select pods by label see the run's (Kaapana's DAGs rely on it).
+    The operator's own labels are set after these and win."""
+    kept = {k: v for k, v in annotations.items() if not k.startswith(NOT_PROPAGATED_ANNOTATION_PREFIXES)}
+    return dict(labels), kept

@@ -1,0 +1,73 @@
+"""A TaskRun attempt's memory: the template's static values, raised by scale rules from the measured inputs, grown
+after OOM kills. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from task_api.core.scale import compute_resources
+from task_api.spec import Measurement, ResolvedTask
+from task_api.spec.crd.taskrun import MemorySummary, RetryPolicy
+from task_api.spec.quantity import format_bytes_quantity, parse_quantity
+from task_api.spec.scale_rule import ScaleRule
+
+__all__ = ["MemoryPlan", "grown_memory", "plan_memory"]
+
+_MIB = 1024 * 1024
+#: How many lines of the computation the status keeps (a long explanation would bloat every status write).
+_EXPLANATION_LINES = 20
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Requests and limits of an attempt's task container, and how they came about."""
+
+    requests: dict[str, str]
+    limits: dict[str, str]
+    explanation: list[str] = field(default_factory=list)
+
+    def summary(self) -> MemorySummary:
+        """Pure: what ``status.memory`` records."""
+        return MemorySummary(
+            request=self.requests.get("memory"),
+            limit=self.limits.get("memory"),
+            explanation=self.explanation[:_EXPLANATION_LINES],
+        )
+
+
+def grown_memory(limit_bytes: int, *, factor: float, oom_kills: int, bound: int) -> int:
+    """Pure: the memory after ``oom_kills`` OOM kills, multiplied by ``factor`` each time, capped at ``bound``
+    (never below what failed), rounded up to whole MiB so the quantity reads well in kubectl."""
+    grown = int(limit_bytes * (factor**oom_kills))
+    grown = -(-grown // _MIB) * _MIB
+    return max(limit_bytes, min(grown, bound))
+
+
+def plan_memory(
+    task: ResolvedTask,
+    measurements: Sequence[tuple[ScaleRule, Measurement]],
+    *,
+    oom_kills: int,
+    retry: RetryPolicy | None,
+    max_memory_bytes: int,
+) -> MemoryPlan:
+    """Pure: the attempt's resources. Raises ValueError when ``retry.maxMemory`` is not a quantity."""
+    computed = compute_resources(static=task.resources, measurements=measurements, upper_bound=max_memory_bytes)
+    requests = {k: str(v) for k, v in computed.requests.items()}
+    limits = {k: str(v) for k, v in computed.limits.items()}
+    explanation = list(computed.explanation)
+    if oom_kills and "memory" in limits:
+        policy = retry or RetryPolicy()
+        bound = max_memory_bytes
+        if policy.max_memory:
+            bound = min(bound, int(parse_quantity(policy.max_memory)))
+        before = int(parse_quantity(limits["memory"]))
+        grown = grown_memory(before, factor=policy.memory_factor, oom_kills=oom_kills, bound=bound)
+        limits["memory"] = format_bytes_quantity(grown)
+        explanation.append(
+            f"after {oom_kills} OOM kill(s): limit {format_bytes_quantity(before)} x {policy.memory_factor}^{oom_kills}"
+            f" → {limits['memory']} (bound {format_bytes_quantity(bound)})"
+        )
+    return MemoryPlan(requests=requests, limits=limits, explanation=explanation)

@@ -1,0 +1,85 @@
+"""What the reconciler knows when it decides: the run's surroundings, read once per pass (by the controller's
+*prepare* step), and the administrator's policy. Pure data.
+
+A read that failed in a way the run must report is carried as a :class:`Halt` in place of the value, so the pure
+decision (:func:`task_api.core.taskrun.decide.decide`) turns it into the run's status like any other fact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from task_api.core.taskrun.observed_pods import ObservedPod
+from task_api.spec import ProcessingContainer
+from task_api.spec.crd.taskrun import TaskRunReason, TaskRunStatus
+
+__all__ = ["Halt", "Policy", "RegistryCredentials", "TemplateSource", "UpstreamView", "World"]
+
+
+@dataclass(frozen=True)
+class Halt:
+    """Why the run cannot go on now: the condition's reason and message. ``transient`` halts are looked at again
+    with the work queue's backoff; a final reason ends the run."""
+
+    reason: TaskRunReason
+    message: str
+    transient: bool = False
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    """Where a run's template comes from, resolved: the processing container, the image pinned by digest, and
+    the pull secrets pods of that image need."""
+
+    container: ProcessingContainer
+    image: str
+    digest: str
+    pull_secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UpstreamView:
+    """A ``fromTaskRun`` upstream as found: its uid (a new uid under a seen name means the original was deleted)
+    and its status."""
+
+    uid: str
+    status: TaskRunStatus
+
+
+@dataclass(frozen=True)
+class RegistryCredentials:
+    """What ``spec.registryCredentialsSecret`` holds, and the registry (host) it is for. Never printed."""
+
+    registry: str
+    username: str = field(repr=False)
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything a pass reads, for one TaskRun. Fields a pass did not need (a finished run reads no template)
+    stay at their defaults."""
+
+    template: TemplateSource | Halt | None = None
+    #: By upstream TaskRun name; None: no TaskRun of that name exists.
+    upstreams: Mapping[str, UpstreamView | None] = field(default_factory=dict)
+    #: The registry credentials, read only when the run's registry Secret must be made.
+    credentials: RegistryCredentials | Halt | None = None
+    #: The uid of the object owning the run's registry Secret ``<run>-registry``; None when it does not exist.
+    registry_secret_owner: str | None = None
+    #: The pods carrying this run's name as their owner (a deleted namesake's pods included: their uid differs).
+    pods: tuple[ObservedPod, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the administrator decides (from the operator's configuration), as far as decisions need it."""
+
+    workspace_claim: str = "task-api-workspace"
+    allowed_host_path_roots: tuple[str, ...] = ()
+    #: The operator's own image: measuring pods and the legacy staging step run it.
+    measure_image: str = ""
+    measure_image_pull_secrets: tuple[str, ...] = ()
+    max_memory_bytes: int = 16 * 1024**3
+    upstream_grace_seconds: float = 300.0

@@ -1,0 +1,312 @@
+"""The whole reconciler in-process, against a fake API server (tests/fakes/kube_api.py) behind the same client:
+restarts at every step, Conflicts, names held by others, cancel and TTL — the branches a real cluster cannot be made
+to take on purpose. The real-cluster suites (tests/e2e, tests/chaos) cover the same operator end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from task_api.controller.app import build_runtime
+from task_api.controller.config import OperatorConfig
+from task_api.controller.metrics import Metrics
+from task_api.controller.runtime import Runtime
+from task_api.controller.taskruns import TaskRunReconciler
+from task_api.core.taskrun.observed_pods import observe_pod
+from task_api.kube import ClusterAccess, Conflict, KubeClient
+from task_api.spec.crd import TaskRunResource
+from tests.fakes.kube_api import FakeApiServer, OperatorCrashed
+from tests.unit.core.taskrun_fixtures import CONTAINER, IMAGE, NS
+
+CRD = "/apis/task-api.io/v1alpha1"
+CORE = "/api/v1"
+CONFIG = OperatorConfig(measure_image="reg.example/operator:1", workers=4)
+
+
+def processing_container() -> dict[str, Any]:
+    templates = [t.model_dump(mode="json", exclude_none=True, by_alias=True) for t in CONTAINER.templates]
+    return {
+        "apiVersion": "task-api.io/v1alpha1",
+        "kind": "ProcessingContainer",
+        "metadata": {"name": "hello", "namespace": NS, "generation": 1},
+        "spec": {"image": "reg.example/hello:1"},
+        "status": {
+            "observedGeneration": 1,
+            "conditions": [{"type": "Ready", "status": "True", "reason": "Inspected", "message": ""}],
+            "resolvedImage": IMAGE,
+            "digest": "sha256:" + "a" * 64,
+            "templates": templates,
+        },
+    }
+
+
+def taskrun(name: str = "hello", /, **spec: object) -> dict[str, Any]:
+    return {
+        "apiVersion": "task-api.io/v1alpha1",
+        "kind": "TaskRun",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "processingContainerRef": {"name": "hello"},
+            "taskTemplate": "checksum",
+            "inputs": [{"name": "in", "persistentVolumeClaim": {"claimName": "data"}}],
+            **spec,
+        },
+    }
+
+
+SCALED: dict[str, object] = {
+    "taskTemplate": "scaled",
+    "inputs": [
+        {"name": "in", "persistentVolumeClaim": {"claimName": "data"}},
+        {"name": "more", "persistentVolumeClaim": {"claimName": "data", "subPath": "more"}},
+    ],
+}
+
+
+def bed(*runs: dict[str, Any]) -> FakeApiServer:
+    fake = FakeApiServer()
+    fake.put(CRD, NS, "processingcontainers", processing_container())
+    for body in runs:
+        fake.put(CRD, NS, "taskruns", body)
+    return fake
+
+
+def client(fake: FakeApiServer) -> KubeClient:
+    return KubeClient(ClusterAccess(server="http://fake.invalid"), transport=fake.transport())
+
+
+def kubelet(fake: FakeApiServer, *, outcome: str = "ok") -> None:
+    """One step of a node: pending pods start, running ones end (``oom``: task pods are OOM-killed)."""
+    for pod in fake.items(CORE, NS, "pods"):
+        name, phase = pod["metadata"]["name"], pod["status"].get("phase")
+        container = pod["spec"]["containers"][0]["name"]
+        if phase == "Pending":
+            running = {"name": container, "state": {"running": {"startedAt": "2026-01-01T12:00:01Z"}}}
+            fake.update(CORE, NS, "pods", name, {"status": {"phase": "Running", "containerStatuses": [running]}})
+        elif phase == "Running":
+            if container == "measure":
+                message = json.dumps(
+                    [{"channel": "in", "mode": "sum", "measured_bytes": 2**20, "files_counted": 2},
+                     {"channel": "more", "mode": "max_file_size", "measured_bytes": 10, "files_counted": 1}]
+                )  # fmt: skip
+                ended = {"exitCode": 0, "message": message}
+            elif outcome == "oom":
+                ended = {"exitCode": 137, "reason": "OOMKilled"}
+            else:
+                ended = {"exitCode": 0, "reason": "Completed"}
+            done = "Succeeded" if ended["exitCode"] == 0 else "Failed"
+            status = {"phase": done, "containerStatuses": [{"name": container, "state": {"terminated": ended}}]}
+            fake.update(CORE, NS, "pods", name, {"status": status})
+
+
+def reconciler(fake: FakeApiServer, kube: KubeClient) -> tuple[TaskRunReconciler, Runtime]:
+    runtime = build_runtime(kube, CONFIG, Metrics())
+    return runtime.taskruns, runtime
+
+
+async def drive(fake: FakeApiServer, name: str = "hello", *, passes: int = 40, outcome: str = "ok") -> TaskRunResource:
+    """Reconcile the run pass after pass (the pod index fed from the fake, as the watch would) until it is
+    finished; a node moves the pods on between passes."""
+    async with client(fake) as kube:
+        taskruns, runtime = reconciler(fake, kube)
+        for _ in range(passes):
+            for pod in fake.items(CORE, NS, "pods"):
+                runtime.pods.seen(observe_pod(pod))
+            run = TaskRunResource.model_validate(fake.get(CRD, NS, "taskruns", name))
+            try:
+                result = await taskruns.reconcile(run)
+            except Conflict:
+                continue
+            if result.decision.finished and result.decision.requeue_after is None:
+                await runtime.finish.drain()
+                return TaskRunResource.model_validate(fake.get(CRD, NS, "taskruns", name))
+            kubelet(fake, outcome=outcome)
+    raise AssertionError(f"not finished after {passes} passes: {fake.get(CRD, NS, 'taskruns', name)}")
+
+
+def run_async(factory: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(factory())  # type: ignore[arg-type]
+
+
+def test_a_run_goes_from_pod_to_succeeded_with_one_pod() -> None:
+    fake = bed(taskrun())
+    done = run_async(lambda: drive(fake))
+    assert done.status.reason == "Succeeded"
+    assert fake.created["pods"] == ["hello-a1"]
+    assert done.status.exit_code == 0
+
+
+def test_a_scaled_run_measures_once_then_removes_the_measuring_pod() -> None:
+    fake = bed(taskrun(**SCALED))
+    done = run_async(lambda: drive(fake))
+    assert done.status.reason == "Succeeded"
+    assert fake.created["pods"] == ["hello-measure", "hello-a1"]
+    assert fake.get(CORE, NS, "pods", "hello-measure") is None
+    assert [m.channel for m in done.status.measurements] == ["in", "more"]
+
+
+def test_oom_kills_retry_with_more_memory_until_the_limit() -> None:
+    fake = bed(taskrun(retries={"limit": 2, "memoryFactor": 2}))
+    done = run_async(lambda: drive(fake, outcome="oom"))
+    assert done.status.reason == "OOMKilled"
+    assert fake.created["pods"] == ["hello-a1", "hello-a2", "hello-a3"]
+    pods = [fake.get(CORE, NS, "pods", p) or {} for p in ("hello-a1", "hello-a2", "hello-a3")]
+    limits = [p["spec"]["containers"][0]["resources"]["limits"]["memory"] for p in pods]
+    assert limits == ["64Mi", "128Mi", "256Mi"]
+    assert (done.status.attempts, done.status.oom_kills) == (3, 3)
+
+
+@pytest.mark.parametrize("spec", [{}, SCALED, {"retries": {"limit": 1}}], ids=["plain", "scaled", "retry"])
+def test_a_restart_after_any_write_never_yields_a_second_pod(spec: dict[str, object]) -> None:
+    """The operator dies right after its k-th write, for every k; a fresh operator (empty caches) carries on."""
+    outcome = "oom" if spec.get("retries") else "ok"
+    clean = bed(taskrun(**spec))
+    expected = run_async(lambda: drive(clean, outcome=outcome))
+    writes = sum(1 for r in clean.requests if not r.startswith("GET"))
+    for k in range(1, writes + 1):
+        fake = bed(taskrun(**spec))
+        fake.crash_after_writes = k
+        with contextlib.suppress(OperatorCrashed):
+            run_async(lambda fake=fake: drive(fake, outcome=outcome))  # type: ignore[misc]
+        done = run_async(lambda fake=fake: drive(fake, outcome=outcome))  # type: ignore[misc]
+        created = Counter(fake.created.get("pods", []))
+        assert all(n == 1 for n in created.values()), (k, created)
+        assert set(created) == set(clean.created["pods"]), (k, created)
+        assert done.status.reason == expected.status.reason, k
+
+
+def test_a_conflict_is_decided_again_on_fresh_data() -> None:
+    """The user cancels between the operator's read and its write: the write fails, the next pass cancels."""
+    fake = bed(taskrun())
+    run_async(lambda: _first_pass(fake))
+    kubelet(fake)
+
+    def cancel_first(method: str, path: str, body: Any) -> None:
+        if method == "PATCH" and path.endswith("/status") and fake.before_write is not None:
+            fake.before_write = None
+            fake.update(CRD, NS, "taskruns", "hello", {"spec": {"cancelled": True}})
+
+    fake.before_write = cancel_first
+    done = run_async(lambda: drive(fake))
+    assert done.status.reason == "Cancelled"
+    assert any(r.startswith("PATCH") for r in fake.requests)
+    assert fake.items(CORE, NS, "pods") == []
+
+
+async def _first_pass(fake: FakeApiServer) -> None:
+    async with client(fake) as kube:
+        taskruns, _ = reconciler(fake, kube)
+        await taskruns.reconcile(TaskRunResource.model_validate(fake.get(CRD, NS, "taskruns", "hello")))
+
+
+def test_a_pod_left_by_a_deleted_namesake_is_not_adopted() -> None:
+    fake = bed(taskrun())
+    stale = {
+        "metadata": {
+            "name": "hello-a1",
+            "labels": {"task-api.io/role": "task", "task-api.io/taskrun-uid": "old-uid"},
+            "ownerReferences": [{"kind": "TaskRun", "name": "hello", "uid": "old-uid", "controller": True}],
+        },
+        "spec": {"containers": [{"name": "task", "image": "x"}]},
+        "status": {"phase": "Succeeded", "containerStatuses": [
+            {"name": "task", "state": {"terminated": {"exitCode": 0}}}]},
+    }  # fmt: skip
+    fake.put(CORE, NS, "pods", stale)
+
+    async def two_passes() -> TaskRunResource:
+        async with client(fake) as kube:
+            taskruns, _ = reconciler(fake, kube)  # an empty pod index: the create finds the name taken
+            await taskruns.reconcile(TaskRunResource.model_validate(fake.get(CRD, NS, "taskruns", "hello")))
+            return TaskRunResource.model_validate(fake.get(CRD, NS, "taskruns", "hello"))
+
+    waiting = run_async(two_passes)
+    assert waiting.status.reason == "Pending"
+    assert "belongs to another object" in waiting.status.conditions[0].message
+    assert not waiting.status.pod_name
+    fake.remove(CORE, NS, "pods", "hello-a1")  # the garbage collector removes the orphan
+    done = run_async(lambda: drive(fake))
+    assert done.status.reason == "Succeeded"
+    assert fake.created["pods"] == ["hello-a1"]
+
+
+def test_cancel_stops_a_pod_the_status_never_recorded() -> None:
+    """Crash right after the pod was created, before the status named it; then the run is cancelled."""
+    fake = bed(taskrun())
+    fake.crash_after_writes = 1
+    with pytest.raises(OperatorCrashed):
+        run_async(lambda: _first_pass(fake))
+    assert fake.get(CORE, NS, "pods", "hello-a1") is not None
+    assert not (fake.get(CRD, NS, "taskruns", "hello") or {}).get("status", {}).get("podName")
+    fake.update(CRD, NS, "taskruns", "hello", {"spec": {"cancelled": True}})
+    done = run_async(lambda: drive(fake))
+    assert done.status.reason == "Cancelled"
+    assert fake.items(CORE, NS, "pods") == []
+
+
+def test_the_ttl_removes_every_attempts_pod() -> None:
+    fake = bed(taskrun(retries={"limit": 1}, ttlSecondsAfterFinished=0))
+    run_async(lambda: drive(fake, outcome="oom"))
+    assert len(fake.items(CORE, NS, "pods")) == 2
+
+    async def ttl_pass() -> None:
+        async with client(fake) as kube:
+            taskruns, _ = reconciler(fake, kube)
+            await taskruns.reconcile(TaskRunResource.model_validate(fake.get(CRD, NS, "taskruns", "hello")))
+
+    run_async(ttl_pass)
+    assert fake.items(CORE, NS, "pods") == []
+    status = (fake.get(CRD, NS, "taskruns", "hello") or {}).get("status") or {}
+    assert status["podDeletedAt"]
+
+
+def test_events_are_posted_once_per_transition() -> None:
+    fake = bed(taskrun())
+    run_async(lambda: drive(fake))
+
+    async def settle() -> None:
+        await asyncio.sleep(0)
+
+    run_async(settle)
+    reasons = [e["reason"] for e in fake.items(CORE, NS, "events")]
+    assert sorted(reasons) == sorted(["Started", "Running", "Succeeded"]), reasons
+
+
+def test_the_work_loop_runs_a_burst_from_watch_events_alone() -> None:
+    """The runtime with its queues and workers, fed by the fake's in-process watch: 20 runs, one pod each."""
+    names = [f"run-{i}" for i in range(20)]
+    fake = bed()
+
+    async def scenario() -> None:
+        async with client(fake) as kube:
+            runtime = build_runtime(kube, CONFIG, Metrics())
+            loop = asyncio.get_running_loop()
+
+            def watch(event: str, plural: str, obj: dict[str, Any]) -> None:
+                kind = {"taskruns": runtime.taskrun_event, "pods": runtime.pod_event,
+                        "processingcontainers": runtime.processing_container_event}.get(plural)  # fmt: skip
+                if kind is not None:
+                    kind(None if event == "ADDED" else event, obj)
+                if plural == "pods" and event != "DELETED":
+                    loop.call_later(0.01, kubelet, fake)
+
+            fake.on_change = watch
+            runtime.start()
+            for name in names:
+                fake.put(CRD, NS, "taskruns", taskrun(name))
+            for _ in range(500):
+                runs = [fake.get(CRD, NS, "taskruns", n) or {} for n in names]
+                if all((r.get("status") or {}).get("reason") == "Succeeded" for r in runs):
+                    break
+                await asyncio.sleep(0.02)
+            await runtime.stop()
+
+    run_async(scenario)
+    reasons = Counter((fake.get(CRD, NS, "taskruns", n) or {}).get("status", {}).get("reason") for n in names)
+    assert reasons == Counter({"Succeeded": 20})
+    assert sorted(fake.created["pods"]) == sorted(f"{n}-a1" for n in names)

@@ -1,0 +1,629 @@
+"""The reconciler's decisions, table by table: every reason and transition of docs/operator.md, including the
+branches a real cluster cannot reach on purpose (an upstream re-created under the same name, a measurement count
+that no longer matches, a pod left by a deleted namesake, a TTL beyond the calendar)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from task_api.core.pod import measure_pod_name, task_pod_name
+from task_api.core.taskrun.changes import status_patch
+from task_api.core.taskrun.decide import decide, refused, stopping
+from task_api.core.taskrun.decision import CreatePod, CreateSecret, Decision, DeletePod, DeleteRunPods
+from task_api.core.taskrun.observed_pods import Phase
+from task_api.core.taskrun.world import Halt, RegistryCredentials, UpstreamView, World
+from task_api.spec.crd import TaskRunReason as R
+from task_api.spec.crd import TaskRunResource, TaskRunStatus
+from tests.unit.core.taskrun_fixtures import (
+    NAME,
+    NOW,
+    POLICY,
+    UID,
+    finished_status,
+    measure_pod,
+    measured,
+    pod,
+    run,
+    running_status,
+    world,
+)
+
+A1 = task_pod_name(NAME, 1)
+A2 = task_pod_name(NAME, 2)
+MEASURE = measure_pod_name(NAME)
+
+
+def decided(r: TaskRunResource, w: World, *, at: timedelta = timedelta()) -> Decision:
+    return decide(r, w, POLICY, NOW + at)
+
+
+def kinds(actions: tuple[Any, ...]) -> list[str]:
+    """``CreatePod:hello-a1``, ``DeleteRunPods``, … for comparing action lists."""
+    out = []
+    for action in actions:
+        name = getattr(action, "name", "")
+        out.append(f"{type(action).__name__}:{name}" if name else type(action).__name__)
+    return out
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row: a run and its world, and what the pass must decide."""
+
+    id: str
+    run: TaskRunResource
+    world: World
+    reason: str
+    actions: list[str] = field(default_factory=list)
+    cleanup: list[str] = field(default_factory=list)
+    requeue_after: float | None = None
+    backoff: bool = False
+    message: str = ""
+
+
+def check(case: Case) -> Decision:
+    decision = decided(case.run, case.world)
+    assert decision.status.reason == case.reason, decision.status.conditions
+    assert kinds(decision.actions) == case.actions
+    assert kinds(decision.cleanup) == case.cleanup
+    assert decision.requeue_after == case.requeue_after
+    assert decision.backoff is case.backoff
+    if case.message:
+        assert case.message in decision.status.conditions[0].message
+    return decision
+
+
+# -- early exits: finished, cancelled, heartbeats, the template --------------------------------------------------
+
+EARLY = [
+    Case("finished: nothing to do", run(status=finished_status()), World(), "Succeeded"),
+    Case(
+        "finished with a TTL not due yet: look again when it is",
+        run({"ttlSecondsAfterFinished": 600}, status=finished_status()),
+        World(),
+        "Succeeded",
+        requeue_after=(timedelta(seconds=600) - timedelta(seconds=10)).total_seconds() + 0.5,
+    ),
+    Case(
+        "finished with a TTL due: every pod of the run goes (not only the last attempt's)",
+        run({"ttlSecondsAfterFinished": 5}, status=finished_status("Failed", attempts=2)),
+        World(),
+        "Failed",
+        actions=["DeleteRunPods"],
+    ),
+    Case(
+        "finished with a TTL beyond the calendar: never due, no crash",
+        run({"ttlSecondsAfterFinished": 10**12}, status=finished_status()),
+        World(),
+        "Succeeded",
+    ),
+    Case(
+        "cancelled: every pod of the run is deleted before the status says so",
+        run({"cancelled": True}, status=running_status()),
+        world(pods=(pod(),)),
+        "Cancelled",
+        actions=["DeleteRunPods"],
+        message="the TaskRun was cancelled",
+    ),
+    Case(
+        "cancelled while measuring: the measuring pod goes too",
+        run({"cancelled": True}),
+        world(pods=(measure_pod(Phase.RUNNING),)),
+        "Cancelled",
+        actions=["DeleteRunPods"],
+        cleanup=[f"DeletePod:{MEASURE}"],
+    ),
+    Case(
+        "the client's heartbeat stopped: cancelled",
+        run(
+            {"heartbeatTimeoutSeconds": 30},
+            meta={"annotations": {"task-api.io/heartbeat": "2026-01-01T11:59:00Z"}},
+            status=running_status(),
+        ),
+        world(pods=(pod(),)),
+        "Cancelled",
+        actions=["DeleteRunPods"],
+        message="stopped sending heartbeats (last: 2026-01-01T11:59:00Z)",
+    ),
+    Case(
+        "ProcessingContainer not ready yet: wait with backoff",
+        run({"image": None, "processingContainerRef": {"name": "pc"}}),
+        World(template=Halt(R.WAITING_FOR_PROCESSING_CONTAINER, "waiting for pc", transient=True)),
+        "WaitingForProcessingContainer",
+        backoff=True,
+    ),
+    Case(
+        "the registry is unreachable: wait with backoff",
+        run(),
+        World(template=Halt(R.RESOLVING_IMAGE, "RegistryUnavailable: down", transient=True)),
+        "ResolvingImage",
+        backoff=True,
+    ),
+    Case(
+        "the image has no processing-container.json: fail for good",
+        run(),
+        World(template=Halt(R.IMAGE_INSPECTION_FAILED, "ProcessingContainerMissing: none")),
+        "ImageInspectionFailed",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", EARLY, ids=lambda c: c.id)
+def test_early_exits(case: Case) -> None:
+    check(case)
+
+
+def test_a_deleted_run_is_left_to_the_garbage_collector() -> None:
+    decision = decided(run({"cancelled": True}, meta={"deletionTimestamp": "2026-01-01T12:00:00Z"}), World())
+    assert decision.actions == () and decision.cleanup == ()
+    assert status_patch(TaskRunStatus(), decision.status) == {}
+
+
+def test_a_spec_edited_after_the_end_is_observed_but_changes_nothing() -> None:
+    before = run({"env": [{"name": "ALGORITHM", "value": "sha512"}]}, meta={"generation": 3}, status=finished_status())
+    decision = decided(before, World())
+    assert status_patch(before.status, decision.status) == {"observedGeneration": 3}
+    assert decision.actions == ()
+
+
+def test_the_ttl_records_when_the_pods_went() -> None:
+    decision = decided(run({"ttlSecondsAfterFinished": 0}, status=finished_status()), World())
+    assert decision.status.pod_deleted_at == "2026-01-01T12:00:00Z"
+    assert decision.actions == (DeleteRunPods(UID),)
+    after = run({"ttlSecondsAfterFinished": 0}, status=finished_status(podDeletedAt="2026-01-01T12:00:00Z"))
+    assert decided(after, World()).actions == ()
+
+
+def test_heartbeats_bring_the_run_back_when_they_would_be_overdue() -> None:
+    beat = {"task-api.io/heartbeat": "2026-01-01T11:59:50Z"}
+    decision = decided(run({"heartbeatTimeoutSeconds": 30}, meta={"annotations": beat}, status=running_status()),
+                       world(pods=(pod(),)))  # fmt: skip
+    assert decision.status.reason == "Running"
+    assert decision.requeue_after == pytest.approx(20.5)
+    # An unreadable annotation counts as no heartbeat since creation (11:59:00): overdue.
+    broken = run({"heartbeatTimeoutSeconds": 30}, meta={"annotations": {"task-api.io/heartbeat": "yesterday"}})
+    assert decided(broken, world()).status.reason == "Cancelled"
+
+
+def test_stopping_runs_read_nothing_but_their_pods() -> None:
+    assert stopping(run(status=finished_status()), NOW)
+    assert stopping(run({"cancelled": True}), NOW)
+    assert stopping(run(meta={"deletionTimestamp": "2026-01-01T12:00:00Z"}), NOW)
+    assert not stopping(run(), NOW)
+
+
+# -- upstream runs -------------------------------------------------------------------------------------------------
+
+FROM_UP = {"name": "in", "fromTaskRun": {"name": "up", "output": "out"}}
+
+
+def upstream(
+    reason: str = "Succeeded", uid: str = "up-uid", outputs: list[dict[str, Any]] | None = None
+) -> UpstreamView:
+    state = {"Succeeded": "True", "Running": "Unknown"}.get(reason, "False")
+    status = {
+        "conditions": [{"type": "Succeeded", "status": state, "reason": reason}],
+        "outputs": [{"name": "out", "claimName": "ws", "subPath": "task-api/up/out"}] if outputs is None else outputs,
+    }
+    return UpstreamView(uid=uid, status=TaskRunStatus.model_validate(status))
+
+
+UPSTREAM = [
+    Case(
+        "upstream not created yet: wait",
+        run({"inputs": [FROM_UP]}),
+        world(upstreams={"up": None}),
+        "WaitingForUpstream",
+        requeue_after=30.0,
+        message="up (not created yet)",
+    ),
+    Case(
+        "upstream never created within the grace: fail",
+        run({"inputs": [FROM_UP]}, meta={"creationTimestamp": "2026-01-01T11:00:00Z"}),
+        world(upstreams={"up": None}),
+        "UpstreamFailed",
+        message="does not exist (waited 3600 s",
+    ),
+    Case(
+        "upstream running: wait",
+        run({"inputs": [FROM_UP]}),
+        world(upstreams={"up": upstream("Running")}),
+        "WaitingForUpstream",
+        requeue_after=30.0,
+    ),
+    Case(
+        "upstream failed: fail, saying why",
+        run({"inputs": [FROM_UP]}),
+        world(upstreams={"up": upstream("OOMKilled")}),
+        "UpstreamFailed",
+        message="failed (OOMKilled)",
+    ),
+    Case(
+        "upstream deleted and re-created while waiting: its uid changed",
+        run({"inputs": [FROM_UP]}, status={"upstreams": [{"name": "up", "uid": "old-uid"}]}),
+        world(upstreams={"up": upstream("Running", uid="new-uid")}),
+        "UpstreamFailed",
+        message="was deleted while this run waited",
+    ),
+    Case(
+        "upstream deleted while waiting",
+        run({"inputs": [FROM_UP]}, status={"upstreams": [{"name": "up", "uid": "old-uid"}]}),
+        world(upstreams={"up": None}),
+        "UpstreamFailed",
+    ),
+    Case(
+        "upstream finished without that output",
+        run({"inputs": [FROM_UP]}),
+        world(upstreams={"up": upstream(outputs=[{"name": "other", "claimName": "c"}])}),
+        "InvalidSpec",
+        message="has no output 'out' (it has: other)",
+    ),
+    Case(
+        "upstream finished: the pod reads its output",
+        run({"inputs": [FROM_UP]}),
+        world(upstreams={"up": upstream()}),
+        "Pending",
+        actions=[f"CreatePod:{A1}"],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", UPSTREAM, ids=lambda c: c.id)
+def test_upstream_runs(case: Case) -> None:
+    check(case)
+
+
+def test_waiting_records_the_upstreams_seen_and_names_them_for_wake_ups() -> None:
+    decision = decided(run({"inputs": [FROM_UP]}), world(upstreams={"up": upstream("Running")}))
+    assert [(u.name, u.uid) for u in decision.status.upstreams] == [("up", "up-uid")]
+    assert decision.waiting_on == ("up",)
+
+
+def test_an_upstream_deleted_after_the_first_attempt_started_does_not_matter() -> None:
+    status = running_status(inputs=[{"name": "in", "claimName": "ws", "subPath": "task-api/up/out"}])
+    decision = decided(run({"inputs": [FROM_UP]}, status=status), world(upstreams={}, pods=(pod(),)))
+    assert decision.status.reason == "Running"
+
+
+def test_the_upstreams_output_is_mounted_read_only() -> None:
+    decision = decided(run({"inputs": [FROM_UP]}), world(upstreams={"up": upstream()}))
+    manifest = decision.actions[0].manifest  # type: ignore[union-attr]
+    mount = next(m for m in manifest["spec"]["containers"][0]["volumeMounts"] if m["mountPath"] == "/data/in")
+    assert mount["readOnly"] is True and mount["subPath"] == "task-api/up/out"
+
+
+PLAIN_IN = {"name": "in", "persistentVolumeClaim": {"claimName": "data"}}
+
+# -- validation against the template -------------------------------------------------------------------------------
+
+INVALID = [
+    Case(
+        "host path with no allowed root",
+        run({"inputs": [{"name": "in", "hostPath": {"path": "/etc"}}]}),
+        world(),
+        "InvalidSpec",
+        message="spec.inputs[0].hostPath.path",
+    ),
+    Case("no such template", run({"taskTemplate": "nope"}), world(), "InvalidSpec", message="'nope'"),
+    Case(
+        "env value outside the choices",
+        run({"env": [{"name": "ALGORITHM", "value": "md4"}]}),
+        world(),
+        "InvalidSpec",
+        message="spec.env[0]",
+    ),
+    Case(
+        "a variable that is not adjustable",
+        run({"env": [{"name": "FIXED", "value": "2"}]}),
+        world(),
+        "InvalidSpec",
+        message="FIXED",
+    ),
+    Case(
+        "an input the template lacks",
+        run({"inputs": [PLAIN_IN, {"name": "extra", "persistentVolumeClaim": {"claimName": "c"}}]}),
+        world(),
+        "InvalidSpec",
+        message="extra",
+    ),
+    Case("an input left unbound", run({"inputs": []}), world(), "InvalidSpec", message="in"),
+]
+
+
+@pytest.mark.parametrize("case", INVALID, ids=lambda c: c.id)
+def test_invalid_specs_fail_with_the_field_path(case: Case) -> None:
+    decision = check(case)
+    assert decision.actions == ()
+
+
+def test_a_literal_placeholder_in_env_and_command_is_passed_through() -> None:
+    decision = decided(
+        run({"env": [{"name": "ALGORITHM", "value": "sha256"}, {"name": "EXTRA", "value": "{{ env.HOME }}"}],
+             "command": ["echo", "{{ env.USER }}"]}),
+        world(),
+    )  # fmt: skip
+    manifest = decision.actions[0].manifest  # type: ignore[union-attr]
+    container = manifest["spec"]["containers"][0]
+    assert {"name": "EXTRA", "value": "{{ env.HOME }}"} in container["env"]
+    assert container["command"] == ["echo", "{{ env.USER }}"]
+    # An undeclared variable passes with a warning event, once.
+    assert [n.reason for n in decision.notes] == ["SpecWarning"]
+
+
+# -- measuring the inputs ------------------------------------------------------------------------------------------
+
+SCALED = {"taskTemplate": "scaled", "inputs": [PLAIN_IN, {"name": "more", "persistentVolumeClaim": {"claimName": "m"}}]}
+
+MEASURING = [
+    Case(
+        "no measurement yet: start the measuring pod",
+        run(SCALED),
+        world(),
+        "Measuring",
+        actions=[f"CreatePod:{MEASURE}"],
+        requeue_after=30.0,
+    ),
+    Case(
+        "measuring pod running: wait",
+        run(SCALED),
+        world(pods=(measure_pod(Phase.RUNNING),)),
+        "Measuring",
+        requeue_after=30.0,
+    ),
+    Case(
+        "measuring pod failed: fail, and remove it",
+        run(SCALED),
+        world(pods=(measure_pod(Phase.FAILED, "no such dir"),)),
+        "InvalidSpec",
+        cleanup=[f"DeletePod:{MEASURE}"],
+        message="measuring the inputs failed: no such dir",
+    ),
+    Case(
+        "measuring pod reported nonsense",
+        run(SCALED),
+        world(pods=(measure_pod(Phase.SUCCEEDED, "not json"),)),
+        "InvalidSpec",
+        cleanup=[f"DeletePod:{MEASURE}"],
+        message="unreadable",
+    ),
+    Case(
+        "measured: the pod is created and the measuring pod removed once the status holds the result",
+        run(SCALED),
+        world(
+            pods=(measure_pod(Phase.SUCCEEDED, measured(("in", "sum", 100 * 2**20), ("more", "max_file_size", 10))),)
+        ),
+        "Pending",
+        actions=[f"CreatePod:{A1}"],
+        cleanup=[f"DeletePod:{MEASURE}"],
+    ),
+    Case(
+        "the stored measurements no longer match the rules: measure again",
+        run(SCALED, status={"measurements": [{"channel": "in", "mode": "sum", "bytes": 1}]}),
+        world(),
+        "Measuring",
+        actions=[f"CreatePod:{MEASURE}"],
+        requeue_after=30.0,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", MEASURING, ids=lambda c: c.id)
+def test_measuring(case: Case) -> None:
+    check(case)
+
+
+def test_measurements_size_the_memory_and_are_recorded() -> None:
+    message = measured(("in", "sum", 100 * 2**20), ("more", "max_file_size", 10))
+    decision = decided(run(SCALED), world(pods=(measure_pod(Phase.SUCCEEDED, message),)))
+    assert [(m.channel, m.bytes) for m in decision.status.measurements] == [("in", 100 * 2**20), ("more", 10)]
+    assert decision.status.memory is not None
+    limit = decision.status.memory.limit or ""
+    assert limit.endswith("Mi") and int(limit[:-2]) >= 200  # scale factor 2 on 100 MiB
+    container = decision.actions[0].manifest["spec"]["containers"][0]  # type: ignore[union-attr]
+    assert container["resources"]["limits"]["memory"] == limit
+
+
+def test_without_a_measuring_image_scale_rules_cannot_run() -> None:
+    decision = decide(run(SCALED), world(), POLICY.__class__(), NOW)
+    assert decision.status.reason == "InvalidSpec"
+    assert "TASK_API_MEASURE_IMAGE" in decision.status.conditions[0].message
+
+
+# -- the attempt's pod ---------------------------------------------------------------------------------------------
+
+ATTEMPTS = [
+    Case(
+        "first pass: create the first attempt's pod",
+        run(),
+        world(),
+        "Pending",
+        actions=[f"CreatePod:{A1}"],
+        message=f"pod {A1} created",
+    ),
+    Case("pod running", run(status=running_status()), world(pods=(pod(),)), "Running"),
+    Case(
+        "pod succeeded",
+        run(status=running_status()),
+        world(pods=(pod(phase=Phase.SUCCEEDED, reason=R.SUCCEEDED, exit_code=0),)),
+        "Succeeded",
+    ),
+    Case(
+        "pod failed, no retries left",
+        run(status=running_status()),
+        world(pods=(pod(phase=Phase.FAILED, reason=R.FAILED, message="exit 3", exit_code=3),)),
+        "Failed",
+        message="exit 3",
+    ),
+    Case(
+        "pod OOM-killed with a retry left: the next attempt, at once",
+        run({"retries": {"limit": 1}}, status=running_status()),
+        world(pods=(pod(phase=Phase.FAILED, reason=R.OOM_KILLED, exit_code=137),)),
+        "Retrying",
+        requeue_after=0,
+        message="starting attempt 2",
+    ),
+    Case(
+        "a timed-out attempt is not retried",
+        run({"retries": {"limit": 3}}, status=running_status()),
+        world(pods=(pod(phase=Phase.FAILED, reason=R.TIMED_OUT),)),
+        "TimedOut",
+    ),
+    Case(
+        "the pod was deleted by someone",
+        run(status=running_status()),
+        world(pods=()),
+        "PodDeleted",
+        message="was deleted before the run finished",
+    ),
+    Case(
+        "the pod is being deleted",
+        run(status=running_status()),
+        world(pods=(pod(deleting=True),)),
+        "PodDeleted",
+        message="is being deleted",
+    ),
+    Case(
+        "a pod of that name belongs to a deleted namesake: wait for it to go, never adopt it",
+        run(),
+        world(pods=(pod(phase=Phase.SUCCEEDED, reason=R.SUCCEEDED, owner_uid="old-uid"),)),
+        "Pending",
+        backoff=True,
+        message="belongs to an earlier TaskRun",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", ATTEMPTS, ids=lambda c: c.id)
+def test_attempts(case: Case) -> None:
+    check(case)
+
+
+def test_the_first_pod_records_what_runs_and_where_the_data_is() -> None:
+    decision = decided(run(), world())
+    status = decision.status
+    assert (status.attempts, status.pod_name, status.template) == (1, A1, "checksum")
+    assert status.image == world().template.image  # type: ignore[union-attr]
+    assert status.start_time == "2026-01-01T12:00:00Z"
+    assert [o.name for o in status.outputs] == ["out"]
+    assert status.outputs[0].sub_path == f"task-api/{NAME}-{UID[:8]}/out"
+    assert [i.claim_name for i in status.inputs] == ["data"]
+    assert status.memory is not None and (status.memory.request, status.memory.limit) == ("16Mi", "64Mi")
+
+
+def test_still_pending_with_nothing_new_writes_nothing() -> None:
+    before = run(status=running_status())
+    decision = decided(before, world(pods=(pod(phase=Phase.PENDING, reason=R.PENDING),)))
+    assert status_patch(before.status, decision.status) == {}
+
+
+def test_an_oom_kill_grows_the_next_attempts_memory() -> None:
+    retrying = running_status(attempts=2, oomKills=1, podName=A1, reason="Retrying")
+    decision = decided(run({"retries": {"limit": 2, "memoryFactor": 2}}, status=retrying), world(pods=(pod(1),)))
+    assert kinds(decision.actions) == [f"CreatePod:{A2}"]
+    container = decision.actions[0].manifest["spec"]["containers"][0]  # type: ignore[union-attr]
+    assert container["resources"]["limits"]["memory"] == "128Mi"  # 64Mi x 2^1
+    assert decision.status.memory is not None and decision.status.memory.limit == "128Mi"
+    assert any("OOM" in line for line in decision.status.memory.explanation)
+
+
+def test_the_retry_counts_attempts_and_oom_kills() -> None:
+    decision = decided(
+        run({"retries": {"limit": 1}}, status=running_status()),
+        world(pods=(pod(phase=Phase.FAILED, reason=R.OOM_KILLED, exit_code=137),)),
+    )
+    assert (decision.status.attempts, decision.status.oom_kills, decision.status.exit_code) == (2, 1, 137)
+
+
+def test_an_unreadable_max_memory_fails_the_run_instead_of_looping() -> None:
+    retrying = running_status(attempts=2, oomKills=1, reason="Retrying")
+    decision = decided(run({"retries": {"limit": 2, "maxMemory": "1.2.3"}}, status=retrying), world(pods=(pod(1),)))
+    assert decision.status.reason == "InvalidSpec"
+    assert "spec.retries.maxMemory" in decision.status.conditions[0].message
+
+
+def test_the_pod_inherits_the_runs_labels_and_is_locked_down() -> None:
+    decision = decided(run(meta={"labels": {"network-access-ctp": "true"}}), world())
+    manifest = decision.actions[0].manifest  # type: ignore[union-attr]
+    assert manifest["metadata"]["labels"]["network-access-ctp"] == "true"
+    assert manifest["metadata"]["labels"]["task-api.io/taskrun-uid"] == UID
+    assert manifest["metadata"]["ownerReferences"][0]["uid"] == UID
+    security = manifest["spec"]["containers"][0]["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+
+
+# -- the registry Secret -------------------------------------------------------------------------------------------
+
+CREDS = RegistryCredentials(registry="reg.example", username="u", password="p4ss")
+WITH_SECRET = {"registryCredentialsSecret": {"name": "creds"}}
+
+
+def test_registry_credentials_become_a_pull_secret_owned_by_the_run_before_the_pod() -> None:
+    decision = decided(run(WITH_SECRET), world(credentials=CREDS))
+    assert kinds(decision.actions) == [f"CreateSecret:{NAME}-registry", f"CreatePod:{A1}"]
+    secret = decision.actions[0]
+    assert isinstance(secret, CreateSecret)
+    assert secret.manifest["metadata"]["ownerReferences"][0]["uid"] == UID
+    assert "p4ss" not in repr(decision)  # the credentials never show in a decision's repr (logs)
+    pod_manifest = decision.actions[1].manifest  # type: ignore[union-attr]
+    assert {"name": f"{NAME}-registry"} in pod_manifest["spec"]["imagePullSecrets"]
+
+
+def test_an_owned_registry_secret_is_used_as_it_is() -> None:
+    decision = decided(run(WITH_SECRET), world(registry_secret_owner=UID))
+    assert kinds(decision.actions) == [f"CreatePod:{A1}"]
+
+
+def test_a_registry_secret_of_another_owner_is_never_used() -> None:
+    decision = decided(run(WITH_SECRET), world(registry_secret_owner="someone-else", credentials=CREDS))
+    assert decision.status.reason == "Pending" and decision.backoff
+    assert decision.actions == ()
+
+
+def test_credentials_that_cannot_be_read_say_why() -> None:
+    halt = Halt(R.INVALID_SPEC, "registry credentials Secret 'creds' needs the keys 'username' and 'password'")
+    decision = decided(run(WITH_SECRET), world(credentials=halt))
+    assert decision.status.reason == "InvalidSpec" and decision.actions == ()
+
+
+# -- refusals from the API server ----------------------------------------------------------------------------------
+
+
+def test_a_refused_pod_fails_the_run_with_the_servers_message() -> None:
+    decision = refused(run(), what=f"pod {A1}", message="admission webhook denied", foreign=False, now=NOW)
+    assert decision.status.reason == "InvalidSpec"
+    assert "admission webhook denied" in decision.status.conditions[0].message
+
+
+def test_a_name_held_by_another_object_is_waited_out() -> None:
+    decision = refused(run(), what=f"pod {A1}", message=f"pod {A1} exists and belongs to another object",
+                       foreign=True, now=NOW)  # fmt: skip
+    assert decision.status.reason == "Pending" and decision.backoff
+
+
+# -- the decision is total: a measuring pod never outlives its run -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "pods", "reason"),
+    [
+        ({"taskTemplate": "nope"}, (measure_pod(Phase.SUCCEEDED, "[]"),), "InvalidSpec"),
+        ({}, (pod(phase=Phase.SUCCEEDED, reason=R.SUCCEEDED), measure_pod(Phase.SUCCEEDED, "[]")), "Succeeded"),
+    ],
+)
+def test_a_finishing_pass_removes_a_leftover_measuring_pod(
+    spec: dict[str, Any], pods: tuple[Any, ...], reason: str
+) -> None:
+    status = running_status() if reason == "Succeeded" else None
+    decision = decided(run(spec, status=status), world(pods=pods))
+    assert decision.status.reason == reason
+    assert DeletePod(MEASURE) in decision.cleanup
+
+
+def test_create_actions_name_their_objects() -> None:
+    decision = decided(run(), world())
+    (create,) = decision.actions
+    assert isinstance(create, CreatePod) and create.role == "task" and create.name == A1
