@@ -59,6 +59,8 @@ LABEL_DAG = "task-api.io/airflow-dag"
 LABEL_TASK = "task-api.io/airflow-task"
 LABEL_TRY = "task-api.io/airflow-try"
 ANNOTATION_RUN = "task-api.io/airflow-run-id"
+ANNOTATION_DAG_ID = "task-api.io/airflow-dag-id"
+ANNOTATION_TASK_ID = "task-api.io/airflow-task-id"
 
 
 class TaskRunFailed(AirflowException):  # type: ignore[misc]  # Airflow is untyped for mypy here
@@ -362,8 +364,8 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             heartbeat_timeout_seconds=self.heartbeat_timeout,
             labels={k: v for k, v in labels.items() if v},
             annotations={
-                "task-api.io/airflow-dag-id": ti.dag_id,
-                "task-api.io/airflow-task-id": ti.task_id,
+                ANNOTATION_DAG_ID: ti.dag_id,
+                ANNOTATION_TASK_ID: ti.task_id,
                 ANNOTATION_RUN: ti.run_id,
             },
         )

@@ -31,13 +31,14 @@ def _say(line: str) -> None:
 
 def exit_code(run: dict[str, Any]) -> int:
     """Pure: the command's exit code for a finished TaskRun."""
-    status = run.get("status") or {}
-    reason = status.get("reason")
-    if reason == "Succeeded":
+    from task_api.core.taskrun.conditions import outcome_of
+
+    result = outcome_of(run)
+    if result.succeeded:
         return 0
-    if reason == "OOMKilled":
+    if result.reason == "OOMKilled":
         return 137
-    code = status.get("exitCode")
+    code = (run.get("status") or {}).get("exitCode")
     return code if isinstance(code, int) and 0 < code < 256 else 1
 
 
@@ -98,9 +99,11 @@ async def _submit_and_follow(
     source: str,
 ) -> int:
     from task_api.core.taskrun.bindings import host_path_allowed
+    from task_api.core.taskrun.conditions import outcome_of
     from task_api.kube import Forbidden, NotFound
     from task_api.kube.client import core_path
     from task_api.kube.taskruns import TaskRunApi
+    from task_api.spec.crd.keys import LABEL_MANAGED_BY
 
     async with TaskRunApi.connect() as api:
         meta = body["metadata"]
@@ -135,16 +138,14 @@ async def _submit_and_follow(
         _say(f"TaskRun {meta['namespace']}/{meta['name']} created")
         if username and password:
             await api.ensure_credentials_secret(
-                run, username=username, password=password, labels={"app.kubernetes.io/managed-by": "task-api-cli"}
+                run, username=username, password=password, labels={LABEL_MANAGED_BY: "task-api-cli"}
             )
         finished = await api.wait(meta["namespace"], meta["name"], emit=lambda line: print(line, flush=True))
         status = finished.get("status") or {}
-        condition: dict[str, Any] = next(
-            (c for c in status.get("conditions") or [] if c.get("type") == "Succeeded"), {}
-        )
+        result = outcome_of(finished)
         _say(
-            f"TaskRun {meta['name']} finished: {status.get('reason')}"
-            + (f": {condition.get('message')}" if condition.get("message") else "")
+            f"TaskRun {meta['name']} finished: {result.reason}"
+            + (f": {result.message}" if result.message else "")
             + (f" after {status['duration']}" if status.get("duration") else "")
         )
         return exit_code(finished)
