@@ -15,7 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from task_api.controller.apply import Applier
-from task_api.controller.config import OperatorConfig
+from task_api.controller.config import ConfigError, OperatorConfig
 from task_api.controller.finish import Finisher
 from task_api.controller.handlers import register
 from task_api.controller.metrics import Metrics
@@ -27,6 +27,7 @@ from task_api.controller.taskruns import TaskRunReconciler
 from task_api.kube import ClusterAccess, KubeApiError, KubeClient
 from task_api.kube.events import EventRecorder
 from task_api.kube.templates import TemplateResolver
+from task_api.spec.errors import TaskApiError
 
 log = logging.getLogger("task_api.controller")
 
@@ -169,7 +170,7 @@ def main() -> int:
     """Entry point of ``python -m task_api.controller``."""
     try:
         config = OperatorConfig.from_env()
-    except Exception as exc:  # ConfigError: a clear line, no traceback
+    except ConfigError as exc:  # a clear line, no traceback
         print(f"task-api operator: {exc}")  # noqa: T201
         return 2
     logging.basicConfig(
@@ -185,7 +186,7 @@ def main() -> int:
     except OSError as exc:  # e.g. the metrics port is taken: say so in one line
         log.error("task-api operator stopped: %s", exc)
         return 1
-    except Exception as exc:  # AccessError and the like: a clear line, no traceback
+    except TaskApiError as exc:  # AccessError and the like: a clear line, no traceback
         log.error("task-api operator stopped: %s", exc)
         return 1
     return 0

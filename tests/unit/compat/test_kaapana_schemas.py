@@ -15,7 +15,7 @@ import pytest
 
 from task_api.spec.schema import json_schema
 
-KAAPANA = Path(__file__).resolve().parents[2].parent / "shared" / "compat" / "kaapana"
+KAAPANA = Path(__file__).resolve().parents[3].parent / "shared" / "compat" / "kaapana"
 
 # Kaapana definition -> our definitions ("" is the document itself).
 PC_MAP = {

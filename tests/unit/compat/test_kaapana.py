@@ -17,7 +17,7 @@ from task_api.spec import ScaleRuleMode, ScaleRuleType
 from task_api.spec.load import parse_processing_container, parse_task
 from task_api.spec.schema import json_schema
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 KAAPANA = ROOT.parent / "shared" / "compat" / "kaapana"
 # What Kaapana's own test setup exports before it renders task files.
 ENVIRON = {
