@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from task_api.core.names import MAX_NAME, bounded_name, label_value
+from task_api.core.names import MAX_NAME, bounded_name, label_value, slug
 from task_api.spec.crd.common import API_VERSION
 from task_api.spec.crd.keys import (
     ANNOTATION_TEMPLATE,
@@ -171,8 +171,9 @@ def _volume_key(volume: ChannelVolume) -> tuple[str, str]:
 
 
 def _dns_part(text: str) -> str:
-    cleaned = "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
-    return cleaned or "x"
+    """A readable piece of a volume name: ``[a-z0-9-]`` only (``str.isalnum`` would let ``ü`` or ``٣`` through, and
+    the API server refuses such a name)."""
+    return slug(text) or "x"
 
 
 def shared_volumes(mounts: Sequence[ChannelMount]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -63,11 +63,19 @@ def plan_memory(
         bound = max_memory_bytes
         if policy.max_memory:
             bound = min(bound, int(parse_quantity(policy.max_memory)))
+        growth = f"x {policy.memory_factor}^{oom_kills}"
         before = int(parse_quantity(limits["memory"]))
         grown = grown_memory(before, factor=policy.memory_factor, oom_kills=oom_kills, bound=bound)
         limits["memory"] = format_bytes_quantity(grown)
         explanation.append(
-            f"after {oom_kills} OOM kill(s): limit {format_bytes_quantity(before)} x {policy.memory_factor}^{oom_kills}"
+            f"after {oom_kills} OOM kill(s): limit {format_bytes_quantity(before)} {growth}"
             f" → {limits['memory']} (bound {format_bytes_quantity(bound)})"
         )
+        if "memory" in requests:
+            # The request grows with the limit: a pod that needed more than its request was OOM-killed as much
+            # for landing on a node short of memory as for its limit.
+            asked = int(parse_quantity(requests["memory"]))
+            raised = min(grown, grown_memory(asked, factor=policy.memory_factor, oom_kills=oom_kills, bound=bound))
+            requests["memory"] = format_bytes_quantity(raised)
+            explanation.append(f"request {format_bytes_quantity(asked)} {growth} → {requests['memory']}")
     return MemoryPlan(requests=requests, limits=limits, explanation=explanation)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from task_api.core.names import bounded_name
@@ -154,3 +156,24 @@ def test_channels_on_one_claim_share_one_volume() -> None:
         (volumes[0]["name"], False, "me/out"),
         (volumes[1]["name"], True, None),
     ]
+
+
+@pytest.mark.parametrize("path", ["/data/grüße", "/data/数据", "/data/٣", "/data/a b", "/data/" + "x" * 300])
+def test_volume_names_are_dns_labels_whatever_the_host_path(path: str) -> None:
+    plan = PodPlan(
+        owner=OWNER, attempt=1, image="i", command=None, env=[],
+        mounts=[ChannelMount("in", "/in", ChannelVolume(host_path=path), read_only=True)],
+    )  # fmt: skip
+    (volume,) = build_task_pod(plan)["spec"]["volumes"]
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", volume["name"]) and len(volume["name"]) <= 63
+
+
+def test_long_taskrun_names_sharing_a_prefix_get_different_labels() -> None:
+    base = "a" * 50
+    first = build_task_pod(PodPlan(owner=Owner(base + "-first", "ns", "u1"), attempt=1, image="i", command=None,
+                                   env=[], mounts=[]))  # fmt: skip
+    second = build_task_pod(PodPlan(owner=Owner(base + "-second", "ns", "u2"), attempt=1, image="i", command=None,
+                                    env=[], mounts=[]))  # fmt: skip
+    one, two = (p["metadata"]["labels"]["task-api.io/taskrun"] for p in (first, second))
+    assert one != two
+    assert len(one) <= 63 and len(two) <= 63
