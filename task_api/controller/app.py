@@ -103,7 +103,7 @@ def build_runtime(kube: KubeClient, config: OperatorConfig, metrics: Metrics) ->
     finish = Finisher(events=EventRecorder(kube), metrics=metrics)
     pods = PodIndex()
     taskruns = TaskRunReconciler(
-        prepare=Preparer(kube=kube, templates=templates, pods=pods),
+        prepare=Preparer(kube=kube, templates=templates, pods=pods, workspace_claim=config.workspace_claim),
         apply=Applier(kube=kube, metrics=metrics),
         finish=finish,
         policy=config.policy(),

@@ -34,11 +34,12 @@ class CreateRefused(Exception):
     admission, quota, a name held by another object). The run's status must say so: see
     :func:`task_api.core.taskrun.decide.refused`."""
 
-    def __init__(self, kind: str, name: str, message: str, *, foreign: bool = False) -> None:
+    def __init__(self, kind: str, name: str, message: str, *, status: int = 0, foreign: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
         self.name = name
         self.message = message
+        self.status = status
         self.foreign = foreign
 
 
@@ -111,7 +112,7 @@ class Applier:
         except KubeApiError as exc:
             if exc.transient:
                 raise
-            raise CreateRefused(plural, name, str(exc)) from None
+            raise CreateRefused(plural, name, str(exc), status=exc.status) from None
 
     async def _delete(self, path: str) -> None:
         with suppress(NotFound):

@@ -41,6 +41,8 @@ class OperatorConfig:
     metrics_port: int = 8080
     #: How long a TaskRun waits for a ``fromTaskRun`` upstream that does not exist yet before it fails.
     upstream_grace_seconds: float = 300.0
+    #: How long a TaskRun may wait for a claim, for quota or for a node, unless its ``pendingTimeoutSeconds`` says.
+    pending_timeout_seconds: float = 3600.0
     log_level: str = "INFO"
     namespaces: tuple[str, ...] = field(default_factory=tuple)
 
@@ -53,6 +55,7 @@ class OperatorConfig:
             measure_image_pull_secrets=self.measure_image_pull_secrets,
             max_memory_bytes=self.max_memory_bytes,
             upstream_grace_seconds=self.upstream_grace_seconds,
+            pending_timeout_seconds=self.pending_timeout_seconds,
         )
 
     @classmethod
@@ -77,10 +80,12 @@ class OperatorConfig:
         try:
             workers = int(env.get("TASK_API_WORKERS", "32"))
             grace = float(env.get("TASK_API_UPSTREAM_GRACE_SECONDS", "300"))
+            pending = float(env.get("TASK_API_PENDING_TIMEOUT_SECONDS", "3600"))
             port = int(env.get("TASK_API_METRICS_PORT", "8080"))
         except ValueError as exc:
             raise ConfigError(
-                f"TASK_API_WORKERS/TASK_API_METRICS_PORT/TASK_API_UPSTREAM_GRACE_SECONDS: {exc}"
+                f"TASK_API_WORKERS/TASK_API_METRICS_PORT/TASK_API_UPSTREAM_GRACE_SECONDS/"
+                f"TASK_API_PENDING_TIMEOUT_SECONDS: {exc}"
             ) from None
         return cls(
             allowed_host_path_roots=tuple(r.rstrip("/") for r in roots),
@@ -92,6 +97,7 @@ class OperatorConfig:
             workers=max(1, workers),
             metrics_port=port,
             upstream_grace_seconds=max(0.0, grace),
+            pending_timeout_seconds=max(1.0, pending),
             log_level=env.get("TASK_API_LOG_LEVEL", "INFO").upper(),
             namespaces=items("TASK_API_NAMESPACES"),
         )

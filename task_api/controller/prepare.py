@@ -15,6 +15,7 @@ import contextlib
 from datetime import datetime
 
 from task_api.controller.pod_index import PodIndex
+from task_api.core.taskrun.conditions import is_finished
 from task_api.core.taskrun.decide import stopping
 from task_api.core.taskrun.objects import registry_secret_name
 from task_api.core.taskrun.observed_pods import ObservedPod, observe_pod
@@ -24,7 +25,8 @@ from task_api.kube import KubeClient, NotFound
 from task_api.kube.client import core_path
 from task_api.kube.taskruns import taskrun_path
 from task_api.kube.templates import TemplateResolver, TemplateUnavailable
-from task_api.spec.crd.taskrun import TaskRunReason, TaskRunResource, TaskRunStatus
+from task_api.spec.crd.taskrun import InputBinding, OutputBinding, TaskRunReason, TaskRunResource
+from task_api.spec.errors import SpecError
 
 R = TaskRunReason
 
@@ -32,10 +34,11 @@ R = TaskRunReason
 class Preparer:
     """I/O: reads what a pass over a TaskRun needs."""
 
-    def __init__(self, *, kube: KubeClient, templates: TemplateResolver, pods: PodIndex) -> None:
+    def __init__(self, *, kube: KubeClient, templates: TemplateResolver, pods: PodIndex, workspace_claim: str) -> None:
         self._kube = kube
         self._templates = templates
         self._pods = pods
+        self._workspace_claim = workspace_claim
 
     async def world(self, run: TaskRunResource, now: datetime) -> World:
         """I/O: the world of one pass. A run that is only winding down reads nothing but its pods."""
@@ -43,12 +46,16 @@ class Preparer:
         if stopping(run, now):
             return World(pods=pods)
         secret_owner, credentials = await self._registry_secret(run)
+        template = await self._template(run, credentials, secret_owner)
+        upstreams, cycle = await self._upstreams(run)
         return World(
-            template=await self._template(run, credentials, secret_owner),
-            upstreams=await self._upstreams(run),
+            template=template,
+            upstreams=upstreams,
             credentials=credentials,
             registry_secret_owner=secret_owner,
             pods=pods,
+            claims=await self._claims(run, template),
+            upstream_cycle=cycle,
         )
 
     async def _observed_pods(self, run: TaskRunResource) -> tuple[ObservedPod, ...]:
@@ -114,18 +121,75 @@ class Preparer:
         except TemplateUnavailable as exc:
             return Halt(exc.reason, exc.describe(), transient=exc.transient)
 
-    async def _upstreams(self, run: TaskRunResource) -> dict[str, UpstreamView | None]:
-        """The ``fromTaskRun`` upstreams, read until the first attempt starts (its inputs are recorded then)."""
+    async def _upstreams(self, run: TaskRunResource) -> tuple[dict[str, UpstreamView | None], tuple[str, ...]]:
+        """The ``fromTaskRun`` upstreams, read until the first attempt starts (its inputs are recorded then), and a
+        cycle through unfinished upstreams back to this run, if there is one (followed a few levels deep)."""
         if run.status.attempts:
-            return {}
-        names = {b.from_task_run.name for b in run.spec.inputs if b.from_task_run is not None}
+            return {}, ()
+        namespace = run.metadata.namespace
         found: dict[str, UpstreamView | None] = {}
+        waits_for: dict[str, tuple[str, ...]] = {}
+        for name in sorted(_upstream_names(run)):
+            view, names = await self._upstream(namespace, name)
+            found[name] = view
+            waits_for[name] = names
+        return found, await self._cycle(run, waits_for)
+
+    async def _upstream(self, namespace: str, name: str) -> tuple[UpstreamView | None, tuple[str, ...]]:
+        """One upstream TaskRun, and the runs it waits for itself (none once it finished)."""
+        try:
+            raw = await self._kube.get(taskrun_path(namespace, name))
+        except NotFound:
+            return None, ()
+        upstream = TaskRunResource.model_validate(raw)
+        view = UpstreamView(uid=upstream.metadata.uid, status=upstream.status)
+        return view, () if is_finished(upstream.status) else tuple(sorted(_upstream_names(upstream)))
+
+    async def _cycle(self, run: TaskRunResource, waits_for: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+        """Breadth-first through unfinished upstreams; bounded, so a long chain costs a few reads, not the cluster."""
+        namespace, me = run.metadata.namespace, run.metadata.name
+        paths: dict[str, tuple[str, ...]] = {name: (me, name) for name in waits_for}
+        frontier = list(waits_for)
+        reads = 0
+        while frontier and reads < _CYCLE_READS:
+            name = frontier.pop(0)
+            if name not in waits_for:
+                _, waits_for[name] = await self._upstream(namespace, name)
+                reads += 1
+            for nxt in waits_for[name]:
+                if nxt == me:
+                    return (*paths[name], me)
+                if nxt not in paths:
+                    paths[nxt] = (*paths[name], nxt)
+                    frontier.append(nxt)
+        return ()
+
+    async def _claims(self, run: TaskRunResource, template: TemplateSource | Halt) -> dict[str, bool]:
+        """Whether each claim the run mounts exists, read before its first pod (the workspace claim only when an
+        output is left to it)."""
+        if run.status.attempts or isinstance(template, Halt):
+            return {}
+        bindings: list[InputBinding | OutputBinding] = [*run.spec.inputs, *run.spec.outputs]
+        names = {b.persistent_volume_claim.claim_name for b in bindings if b.persistent_volume_claim is not None}
+        try:
+            outputs = template.container.template(run.spec.task_template).outputs
+        except SpecError:
+            outputs = []
+        if {c.name for c in outputs} - {b.name for b in run.spec.outputs}:
+            names.add(self._workspace_claim)
+        found: dict[str, bool] = {}
         for name in sorted(names):
             try:
-                raw = await self._kube.get(taskrun_path(run.metadata.namespace, name))
+                await self._kube.get(core_path("persistentvolumeclaims", run.metadata.namespace, name))
+                found[name] = True
             except NotFound:
-                found[name] = None
-                continue
-            uid = str((raw.get("metadata") or {}).get("uid") or "")
-            found[name] = UpstreamView(uid=uid, status=TaskRunStatus.model_validate(raw.get("status") or {}))
+                found[name] = False
         return found
+
+
+#: At most this many extra TaskRuns are read per pass looking for a cycle of upstreams.
+_CYCLE_READS = 16
+
+
+def _upstream_names(run: TaskRunResource) -> set[str]:
+    return {b.from_task_run.name for b in run.spec.inputs if b.from_task_run is not None}

@@ -60,7 +60,15 @@ class TaskRunReconciler:
             applied = await self._apply.apply(run, decision)
         except CreateRefused as exc:
             what = f"{exc.kind[:-1]} {exc.name}"
-            decision = refused(run, what=what, message=exc.message, foreign=exc.foreign, now=now)
+            decision = refused(
+                run,
+                what=what,
+                message=exc.message,
+                status=exc.status,
+                foreign=exc.foreign,
+                policy=self._policy,
+                now=now,
+            )
             applied = await self._apply.apply(run, decision)
         self._finish.finish(
             kind="TaskRun", meta=run.metadata, before=run.status, after=decision.status, notes=decision.notes

@@ -74,6 +74,10 @@ class FakeApiServer:
     before_write: Callable[[str, str, Any], None] | None = None
     #: Called after every stored change with (event type, plural, object): a watch, in-process.
     on_change: Callable[[str, str, JSON], None] | None = None
+    #: A ResourceQuota on pods per namespace: creates beyond it are refused with the API server's 403.
+    pod_quota: int | None = None
+    #: The most pods that ever existed at once in a namespace (to check a quota was honoured).
+    peak_pods: int = 0
     _writes: int = 0
     _revision: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
@@ -157,11 +161,20 @@ class FakeApiServer:
         store = self.objects.setdefault(key, {})
         if name in store:
             return self._status(409, "AlreadyExists", f'{key[2]} "{name}" already exists')
+        if key[2] == "pods" and self.pod_quota is not None and len(store) >= self.pod_quota:
+            used = len(store)
+            message = (
+                f'pods "{name}" is forbidden: exceeded quota: pod-count, requested: pods=1, '
+                f"used: pods={used}, limited: pods={self.pod_quota}"
+            )
+            return self._status(403, "Forbidden", message)
         obj = self._stamp(copy.deepcopy(body), key[1])
         if key[2] == "pods":
             obj.setdefault("status", {"phase": "Pending"})
         store[name] = obj
         self.created.setdefault(key[2], []).append(name)
+        if key[2] == "pods":
+            self.peak_pods = max(self.peak_pods, len(store))
         self._notify("ADDED", key[2], obj)
         return self._json(201, copy.deepcopy(obj))
 

@@ -47,11 +47,26 @@ _FAILURE = frozenset(
         R.IMAGE_INSPECTION_FAILED,
         R.POD_DELETED,
         R.UPSTREAM_FAILED,
+        R.CLAIM_NOT_FOUND,
+        R.QUOTA_EXCEEDED,
+        R.UNSCHEDULABLE,
+        R.PENDING_TIMEOUT,
+        R.UPSTREAM_CYCLE,
+        R.POD_SECURITY_REJECTED,
     }
 )
 #: Final reasons that another try of the same spec cannot fix: the spec, the image or an upstream run must change
 #: first. Clients (Airflow) fail for good on these and retry the others.
-NOT_RETRYABLE = frozenset({R.INVALID_SPEC, R.UPSTREAM_FAILED, R.IMAGE_INSPECTION_FAILED})
+NOT_RETRYABLE = frozenset(
+    {
+        R.INVALID_SPEC,
+        R.UPSTREAM_FAILED,
+        R.IMAGE_INSPECTION_FAILED,
+        R.CLAIM_NOT_FOUND,
+        R.UPSTREAM_CYCLE,
+        R.POD_SECURITY_REJECTED,
+    }
+)
 
 
 def condition_status(reason: TaskRunReason) -> str:

@@ -18,6 +18,7 @@ twice.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -70,6 +71,8 @@ R = TaskRunReason
 _FINAL_HALTS = frozenset({R.IMAGE_INSPECTION_FAILED, R.INVALID_SPEC, R.UPSTREAM_FAILED})
 #: How often a run waiting on a pod it cannot watch closely looks again anyway (the watch usually wakes it first).
 _SAFETY_POLL = 30.0
+#: Waits bounded by the pending timeout from the moment they began (``status.waitingSince``).
+_BOUNDED_WAITS = frozenset({R.WAITING_FOR_CLAIM.value, R.WAITING_FOR_QUOTA.value})
 
 
 class _End(Exception):
@@ -111,6 +114,8 @@ class _Pass:
         backoff: bool = False,
         waiting_on: Sequence[str] = (),
     ) -> _End:
+        if reason not in _BOUNDED_WAITS:
+            self.status.waiting_since = None
         status = self.moved(reason, message)
         cleanup = list(self.cleanup)
         if is_finished(status):
@@ -126,6 +131,20 @@ class _Pass:
                 notes=tuple(self.notes),
             )
         )
+
+    @property
+    def pending_timeout(self) -> float:
+        return float(self.run.spec.pending_timeout_seconds or self.policy.pending_timeout_seconds)
+
+    def bounded_wait(self, waiting: TaskRunReason, final: TaskRunReason, message: str) -> _End:
+        """Wait for what may never come (a claim, quota) — but no longer than the pending timeout, counted from when
+        this kind of wait began."""
+        if self.status.reason != waiting.value or not self.status.waiting_since:
+            self.status.waiting_since = format_rfc3339(self.now)
+        waited = (self.now - parse_rfc3339(self.status.waiting_since)).total_seconds()
+        if waited > self.pending_timeout:
+            return self.end(final, f"{message} (waited {int(waited)} s, the pending timeout)")
+        return self.end(waiting, f"{message}; waiting up to {int(self.pending_timeout)} s", backoff=True)
 
     def halt(self, halt: Halt) -> _End:
         if halt.reason in _FINAL_HALTS:
@@ -182,16 +201,32 @@ def heartbeat_due(run: TaskRunResource, now: datetime) -> float | None:
     return float(timeout) - (now - last).total_seconds() + 0.5
 
 
-def refused(run: TaskRunResource, *, what: str, message: str, foreign: bool, now: datetime) -> Decision:
-    """Pure: the decision when the API server refused to create ``what`` (e.g. ``pod x-a1``) for a run: a name held
-    by another object is waited out (its owner is gone and the garbage collector removes it); anything else — RBAC,
-    admission, an invalid object — ends the run with the server's message."""
-    step = _Pass(run=run, world=World(), policy=Policy(), now=now, status=run.status.model_copy(deep=True))
-    if foreign:
-        ended = step.end(R.PENDING, f"{message}; waiting for it to be deleted", backoff=True)
-    else:
-        ended = step.end(R.INVALID_SPEC, f"the API server refused {what}: {message}")
-    return ended.decision
+def refused(
+    run: TaskRunResource, *, what: str, message: str, status: int, foreign: bool, policy: Policy, now: datetime
+) -> Decision:
+    """Pure: the decision when the API server refused to create ``what`` (e.g. ``pod x-a1``) for a run.
+
+    * a name held by another object is waited out (its owner is gone; the garbage collector removes it);
+    * a ResourceQuota or LimitRange that has no room (403 "exceeded quota", "maximum … usage") is waited out like
+      a full queue, up to the pending timeout (``WaitingForQuota`` → ``QuotaExceeded``);
+    * a Pod Security refusal cannot pass by waiting: ``PodSecurityRejected`` with the server's words;
+    * anything else (RBAC, another admission plugin, an invalid object) ends the run with the server's message.
+    """
+    step = _Pass(run=run, world=World(), policy=policy, now=now, status=run.status.model_copy(deep=True))
+    try:
+        if foreign:
+            raise step.end(R.PENDING, f"{message}; waiting for it to be deleted", backoff=True)
+        if status == 403 and ("exceeded quota" in message or _LIMIT_RANGE.search(message)):
+            raise step.bounded_wait(R.WAITING_FOR_QUOTA, R.QUOTA_EXCEEDED, f"no room for {what}: {message}")
+        if status == 403 and "violates PodSecurity" in message:
+            raise step.end(R.POD_SECURITY_REJECTED, f"the namespace's Pod Security level refuses {what}: {message}")
+        raise step.end(R.INVALID_SPEC, f"the API server refused {what}: {message}")
+    except _End as ended:
+        return ended.decision
+
+
+#: LimitRanger's refusals ("maximum memory usage per Container is 1Gi, but limit is 2Gi").
+_LIMIT_RANGE = re.compile(r"(maximum|minimum) \w+ usage per (Container|Pod)")
 
 
 # -- finished and stopped runs -------------------------------------------------------------------------------------
@@ -237,8 +272,10 @@ def _active(step: _Pass) -> Decision:
         raise step.halt(Halt(R.RESOLVING_IMAGE, "the template was not read", transient=True))
     if isinstance(source, Halt):
         raise step.halt(source)
+    _no_cycle(step)
     upstream = _upstream_volumes(step)
     resolved, inputs, outputs = _resolve(step, source, upstream)
+    _claims_exist(step, [*inputs.values(), *outputs.values()])
     measurements = _measurements(step, resolved, inputs, source)
     memory = _memory(step, resolved, measurements)
     secrets = (*source.pull_secrets, *_registry_secret(step))
@@ -255,6 +292,54 @@ class _Planned:
     outputs: dict[str, pods.ChannelVolume]
     memory: MemoryPlan
     pull_secrets: tuple[str, ...]
+
+
+def _no_cycle(step: _Pass) -> None:
+    """A run that waits for itself, directly or through others, would wait forever: refuse it."""
+    if step.status.attempts:
+        return
+    for binding in step.run.spec.inputs:
+        if binding.from_task_run is not None and binding.from_task_run.name == step.name:
+            raise step.end(R.UPSTREAM_CYCLE, f"spec.inputs[{binding.name}].fromTaskRun names this TaskRun itself")
+    if step.world.upstream_cycle:
+        chain = " → ".join(step.world.upstream_cycle)
+        raise step.end(R.UPSTREAM_CYCLE, f"fromTaskRun upstreams wait for each other in a cycle: {chain}")
+
+
+def _claims_exist(step: _Pass, volumes: Sequence[pods.ChannelVolume]) -> None:
+    """Every claim the run mounts must exist before anything is created (a pod on a missing claim stays pending
+    without a word); a claim may still be made (GitOps applies objects in any order), up to the pending timeout."""
+    if step.status.attempts:
+        return
+    missing = sorted({v.claim_name for v in volumes if v.claim_name and step.world.claims.get(v.claim_name) is False})
+    if missing:
+        names = ", ".join(repr(m) for m in missing)
+        raise step.bounded_wait(
+            R.WAITING_FOR_CLAIM,
+            R.CLAIM_NOT_FOUND,
+            f"PersistentVolumeClaim {names} not found in namespace {step.run.metadata.namespace}",
+        )
+
+
+def _pending_too_long(step: _Pass, pod: ObservedPod) -> _End | None:
+    """A pod pending longer than the pending timeout (no node fits it, its image never pulls) ends the run."""
+    if pod.outcome.phase is not Phase.PENDING or not pod.created_at:
+        return None
+    waited = (step.now - parse_rfc3339(pod.created_at)).total_seconds()
+    if waited <= step.pending_timeout:
+        return None
+    step.cleanup.append(DeletePod(pod.name))
+    reason = R.UNSCHEDULABLE if pod.outcome.message.startswith("Unschedulable") else R.PENDING_TIMEOUT
+    detail = pod.outcome.message or "no reason given"
+    return step.end(reason, f"pod {pod.name} pending for {int(waited)} s (the pending timeout): {detail}")
+
+
+def _pending_requeue(step: _Pass, pod: ObservedPod) -> float:
+    """When to look at a pending pod again: when its pending timeout would pass (events usually come first)."""
+    if not pod.created_at:
+        return _SAFETY_POLL
+    left = step.pending_timeout - (step.now - parse_rfc3339(pod.created_at)).total_seconds()
+    return max(1.0, left + 1.0)
 
 
 def _upstream_volumes(step: _Pass) -> dict[str, pods.ChannelVolume]:
@@ -394,8 +479,11 @@ def _measurements(
         step.actions.append(CreatePod(manifest, ROLE_MEASURE))
         raise step.end(R.MEASURING, f"measuring the inputs in pod {name}", requeue_after=_SAFETY_POLL)
     outcome = found.outcome
+    if (ended := _pending_too_long(step, found)) is not None:
+        raise ended
     if outcome.phase in (Phase.PENDING, Phase.RUNNING):
-        raise step.end(R.MEASURING, f"measuring the inputs in pod {name}", requeue_after=_SAFETY_POLL)
+        message = f"measuring the inputs in pod {name}" + (f": {outcome.message}" if outcome.message else "")
+        raise step.end(R.MEASURING, message, requeue_after=min(_SAFETY_POLL, _pending_requeue(step, found)))
     if outcome.phase is Phase.FAILED:
         raise step.end(R.INVALID_SPEC, f"measuring the inputs failed: {outcome.message.strip()[:500]}")
     try:
@@ -534,10 +622,14 @@ def _report(step: _Pass, pod: ObservedPod) -> Decision:
         step.status.exit_code = outcome.exit_code
     if outcome.finished:
         return _attempt_ended(step, outcome.reason, outcome.message, outcome.exit_code)
+    if (ended := _pending_too_long(step, pod)) is not None:
+        raise ended
+    requeue = _pending_requeue(step, pod) if outcome.phase is Phase.PENDING else None
     if outcome.reason is R.PENDING and not outcome.message and step.status.reason == R.PENDING.value:
-        return Decision(status=step.status)  # still pending, nothing new to say ("pod … created" stands)
+        # Still pending, nothing new to say ("pod … created" stands): no write, only the timeout's wake-up.
+        return Decision(status=step.status, requeue_after=requeue)
     message = outcome.message or ("running" if outcome.phase is Phase.RUNNING else "waiting for the pod")
-    raise step.end(outcome.reason, message)
+    raise step.end(outcome.reason, message, requeue_after=requeue)
 
 
 def _attempt_ended(step: _Pass, reason: TaskRunReason, message: str, exit_code: int | None) -> Decision:

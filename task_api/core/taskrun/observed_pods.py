@@ -213,6 +213,8 @@ class ObservedPod:
     #: The pod has a deletionTimestamp: it is going away.
     deleting: bool
     outcome: PodOutcome
+    #: When the pod was created (RFC 3339; how long it has been pending counts from here).
+    created_at: str | None = None
 
 
 def observe_pod(pod: Mapping[str, Any]) -> ObservedPod:
@@ -232,4 +234,5 @@ def observe_pod(pod: Mapping[str, Any]) -> ObservedPod:
         attempt=int(attempt) if attempt.isdigit() else None,
         deleting=bool(meta.get("deletionTimestamp")),
         outcome=measure_outcome(pod) if role == ROLE_MEASURE else outcome_from_pod(pod),
+        created_at=meta.get("creationTimestamp"),
     )

@@ -70,6 +70,10 @@ class World:
     registry_secret_owner: str | None = None
     #: The pods carrying this run's name as their owner (a deleted namesake's pods included: their uid differs).
     pods: tuple[ObservedPod, ...] = ()
+    #: PersistentVolumeClaims the run mounts, read before its first pod: name → whether it exists.
+    claims: Mapping[str, bool] = field(default_factory=dict)
+    #: A chain of ``fromTaskRun`` upstreams that leads back to this run (``a → b → a``), if one was found.
+    upstream_cycle: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,3 +87,5 @@ class Policy:
     measure_image_pull_secrets: tuple[str, ...] = ()
     max_memory_bytes: int = 16 * 1024**3
     upstream_grace_seconds: float = 300.0
+    #: How long a run may wait for what may never come (a claim, quota, a node), unless its spec says otherwise.
+    pending_timeout_seconds: float = 3600.0

@@ -57,6 +57,16 @@ class TaskRunReason(StrEnum):
     CANCELLED = "Cancelled"
     POD_DELETED = "PodDeleted"
     RETRYING = "Retrying"
+    #: Waits with a bound (``spec.pendingTimeoutSeconds``), and what they end in when it passes.
+    WAITING_FOR_CLAIM = "WaitingForClaim"
+    WAITING_FOR_QUOTA = "WaitingForQuota"
+    CLAIM_NOT_FOUND = "ClaimNotFound"
+    QUOTA_EXCEEDED = "QuotaExceeded"
+    UNSCHEDULABLE = "Unschedulable"
+    PENDING_TIMEOUT = "PendingTimeout"
+    #: Refusals no wait can fix.
+    UPSTREAM_CYCLE = "UpstreamCycle"
+    POD_SECURITY_REJECTED = "PodSecurityRejected"
 
 
 class PvcSource(CrdModel):
@@ -164,11 +174,29 @@ class RetryPolicy(CrdModel):
     max_memory: str | None = Field(
         default=None,
         pattern=QUANTITY,
+        max_length=64,
         description="Upper bound for the grown memory (default: the operator's).",
+        json_schema_extra=_cel({"rule": "isQuantity(self)", "message": "maxMemory must be a quantity, e.g. 8Gi"}),
     )
 
 
-_IMMUTABLE = {"rule": "self == oldSelf", "message": "is immutable once the TaskRun exists"}
+_ONE_RUN = (
+    "cannot change once the TaskRun exists: a TaskRun is one run. To run with other values, create a TaskRun with "
+    "a new name (with GitOps, change metadata.name, e.g. add a suffix) or delete this one first"
+)
+_IMMUTABLE = {"rule": "self == oldSelf", "message": f"is immutable: it {_ONE_RUN}"}
+#: Fields that may still change on a running TaskRun: stopping it, and how long to keep or wait for it.
+MUTABLE_FIELDS = ("cancelled", "ttlSecondsAfterFinished", "heartbeatTimeoutSeconds", "pendingTimeoutSeconds")
+#: Every other field of the spec, held fixed by a transition rule each (optional fields may not appear or vanish).
+_FIXED = ("imagePullSecrets", "registryCredentialsSecret", "inputs", "outputs", "env", "command", "resources",
+          "timeoutSeconds", "retries")  # fmt: skip
+
+
+def _fixed(field: str) -> dict[str, str]:
+    return {
+        "rule": f"has(self.{field}) == has(oldSelf.{field}) && (!has(self.{field}) || self.{field} == oldSelf.{field})",
+        "message": f"spec.{field} {_ONE_RUN}",
+    }
 
 
 class TaskRunSpec(CrdModel):
@@ -184,6 +212,7 @@ class TaskRunSpec(CrdModel):
                 "rule": "!has(self.registryCredentialsSecret) || has(self.image)",
                 "message": "registryCredentialsSecret needs image (a ProcessingContainer carries its own secrets)",
             },
+            *(_fixed(f) for f in _FIXED),
         )
     }
 
@@ -255,7 +284,18 @@ class TaskRunSpec(CrdModel):
     ttl_seconds_after_finished: int | None = Field(
         default=None,
         ge=0,
-        description="Delete the finished pod this long after completion (the TaskRun stays).",
+        le=10 * 366 * 24 * 3600,
+        description="Delete the finished pods this long after completion (the TaskRun stays).",
+    )
+    pending_timeout_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=30 * 24 * 3600,
+        description=(
+            "How long the run may wait for things that may never come — a claim that does not exist, room in a "
+            "ResourceQuota, a node for its pod — before it fails (default: the operator's "
+            "TASK_API_PENDING_TIMEOUT_SECONDS)."
+        ),
     )
 
 
@@ -316,7 +356,11 @@ class TaskRunStatus(CrdStatusModel):
         default_factory=list, description="Where each input channel was read from (decided before the first pod)."
     )
     upstreams: list[UpstreamRef] = Field(default_factory=list, description="fromTaskRun upstreams seen so far.")
-    pod_deleted_at: str | None = Field(default=None, description="When the finished pod was removed (TTL).")
+    pod_deleted_at: str | None = Field(default=None, description="When the finished pods were removed (TTL).")
+    waiting_since: str | None = Field(
+        default=None,
+        description="When the current bounded wait (a claim, quota) began; spec.pendingTimeoutSeconds counts from it.",
+    )
 
 
 class TaskRunResource(CrdModel):

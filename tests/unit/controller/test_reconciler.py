@@ -69,9 +69,20 @@ SCALED: dict[str, object] = {
 }
 
 
-def bed(*runs: dict[str, Any]) -> FakeApiServer:
+def claim(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name},
+        "status": {"phase": "Bound"},
+    }
+
+
+def bed(*runs: dict[str, Any], claims: tuple[str, ...] = ("data", "task-api-workspace")) -> FakeApiServer:
     fake = FakeApiServer()
     fake.put(CRD, NS, "processingcontainers", processing_container())
+    for name in claims:
+        fake.put(CORE, NS, "persistentvolumeclaims", claim(name))
     for body in runs:
         fake.put(CRD, NS, "taskruns", body)
     return fake
@@ -310,3 +321,65 @@ def test_the_work_loop_runs_a_burst_from_watch_events_alone() -> None:
     reasons = Counter((fake.get(CRD, NS, "taskruns", n) or {}).get("status", {}).get("reason") for n in names)
     assert reasons == Counter({"Succeeded": 20})
     assert sorted(fake.created["pods"]) == sorted(f"{n}-a1" for n in names)
+
+
+def test_a_run_waits_for_its_claim_and_starts_once_it_exists() -> None:
+    fake = bed(taskrun(), claims=("task-api-workspace",))
+    run_async(lambda: _first_pass(fake))
+    waiting = (fake.get(CRD, NS, "taskruns", "hello") or {})["status"]
+    assert waiting["reason"] == "WaitingForClaim"
+    assert "PersistentVolumeClaim 'data' not found" in waiting["conditions"][0]["message"]
+    assert "pods" not in fake.created  # nothing was created for a run that cannot start
+    fake.put(CORE, NS, "persistentvolumeclaims", claim("data"))
+    assert run_async(lambda: drive(fake)).status.reason == "Succeeded"
+
+
+def test_runs_that_wait_for_each_other_fail_as_a_cycle() -> None:
+    fake = bed(
+        taskrun("a", inputs=[{"name": "in", "fromTaskRun": {"name": "b", "output": "out"}}]),
+        taskrun("b", inputs=[{"name": "in", "fromTaskRun": {"name": "c", "output": "out"}}]),
+        taskrun("c", inputs=[{"name": "in", "fromTaskRun": {"name": "a", "output": "out"}}]),
+    )
+    done = run_async(lambda: drive(fake, "a"))
+    assert done.status.reason == "UpstreamCycle"
+    assert "a → b → c → a" in done.status.conditions[0].message
+
+
+def test_a_quota_of_two_pods_queues_six_runs_and_all_succeed() -> None:
+    """Refused creations wait for room (WaitingForQuota), never fail; never more than two pods at once."""
+    names = [f"q-{i}" for i in range(6)]
+    fake = bed(*(taskrun(n, ttlSecondsAfterFinished=0) for n in names))
+    fake.pod_quota = 2
+    reasons_seen: set[str] = set()
+    fake.on_change = lambda event, plural, obj: reasons_seen.add(str((obj.get("status") or {}).get("reason")))
+
+    async def rounds() -> None:
+        async with client(fake) as kube:
+            taskruns, runtime = reconciler(fake, kube)
+            for _ in range(60):
+                for pod in fake.items(CORE, NS, "pods"):
+                    runtime.pods.seen(observe_pod(pod))
+                for name in names:
+                    run = TaskRunResource.model_validate(fake.get(CRD, NS, "taskruns", name))
+                    if run.status.pod_deleted_at:
+                        continue
+                    with contextlib.suppress(Conflict):
+                        await taskruns.reconcile(run)
+                for pod in fake.items(CORE, NS, "pods"):
+                    if not any(pod["metadata"]["name"].startswith(n) for n in names if _finished(fake, n)):
+                        continue
+                    runtime.pods.gone(observe_pod(pod))
+                kubelet(fake)
+                if all(_finished(fake, n) for n in names):
+                    break
+            await runtime.finish.drain()
+
+    run_async(rounds)
+    reasons = Counter((fake.get(CRD, NS, "taskruns", n) or {})["status"]["reason"] for n in names)
+    assert reasons == Counter({"Succeeded": 6})
+    assert fake.peak_pods == 2
+    assert "WaitingForQuota" in reasons_seen  # the queue was used, not bypassed
+
+
+def _finished(fake: FakeApiServer, name: str) -> bool:
+    return bool(((fake.get(CRD, NS, "taskruns", name) or {}).get("status") or {}).get("completionTime"))

@@ -4,7 +4,7 @@ that no longer matches, a pod left by a deleted namesake, a TTL beyond the calen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -96,10 +96,11 @@ EARLY = [
         actions=["DeleteRunPods"],
     ),
     Case(
-        "finished with a TTL beyond the calendar: never due, no crash",
-        run({"ttlSecondsAfterFinished": 10**12}, status=finished_status()),
+        "finished with the longest TTL the CRD admits (ten years): due then, no overflow",
+        run({"ttlSecondsAfterFinished": 10 * 366 * 24 * 3600}, status=finished_status()),
         World(),
         "Succeeded",
+        requeue_after=10 * 366 * 24 * 3600 - 10 + 0.5,
     ),
     Case(
         "cancelled: every pod of the run is deleted before the status says so",
@@ -592,16 +593,106 @@ def test_credentials_that_cannot_be_read_say_why() -> None:
 # -- refusals from the API server ----------------------------------------------------------------------------------
 
 
-def test_a_refused_pod_fails_the_run_with_the_servers_message() -> None:
-    decision = refused(run(), what=f"pod {A1}", message="admission webhook denied", foreign=False, now=NOW)
-    assert decision.status.reason == "InvalidSpec"
-    assert "admission webhook denied" in decision.status.conditions[0].message
+def refusal(message: str, *, status: int = 403, foreign: bool = False, r: TaskRunResource | None = None,
+            at: timedelta = timedelta()) -> Decision:  # fmt: skip
+    return refused(r or run(), what=f"pod {A1}", message=message, status=status, foreign=foreign, policy=POLICY,
+                   now=NOW + at)  # fmt: skip
 
 
-def test_a_name_held_by_another_object_is_waited_out() -> None:
-    decision = refused(run(), what=f"pod {A1}", message=f"pod {A1} exists and belongs to another object",
-                       foreign=True, now=NOW)  # fmt: skip
-    assert decision.status.reason == "Pending" and decision.backoff
+QUOTA = 'pods "hello-a1" is forbidden: exceeded quota: two-pods, requested: pods=1, used: pods=2, limited: pods=2'
+LIMIT = 'pods "hello-a1" is forbidden: maximum memory usage per Container is 1Gi, but limit is 2Gi'
+PSA = 'pods "hello-a1" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true'
+
+
+@pytest.mark.parametrize(
+    ("message", "status", "foreign", "reason", "backoff"),
+    [
+        ("admission webhook denied", 403, False, "InvalidSpec", False),
+        ("Pod is invalid: spec.volumes[0].name", 422, False, "InvalidSpec", False),
+        (f"pod {A1} exists and belongs to another object", 409, True, "Pending", True),
+        (QUOTA, 403, False, "WaitingForQuota", True),
+        (LIMIT, 403, False, "WaitingForQuota", True),
+        (PSA, 403, False, "PodSecurityRejected", False),
+    ],
+)
+def test_refusals_from_the_api_server(message: str, status: int, foreign: bool, reason: str, backoff: bool) -> None:
+    decision = refusal(message, status=status, foreign=foreign)
+    assert decision.status.reason == reason
+    assert decision.backoff is backoff
+    assert message in decision.status.conditions[0].message
+
+
+def test_waiting_for_quota_ends_after_the_pending_timeout_counted_from_the_first_refusal() -> None:
+    first = refusal(QUOTA)
+    assert first.status.waiting_since == "2026-01-01T12:00:00Z"
+    later = run({"pendingTimeoutSeconds": 60}, status=first.status.model_dump(by_alias=True, exclude_none=True))
+    still = refusal(QUOTA, r=later, at=timedelta(seconds=50))
+    assert still.status.reason == "WaitingForQuota"
+    assert still.status.waiting_since == "2026-01-01T12:00:00Z"  # counted from the first refusal
+    ended = refusal(QUOTA, r=later, at=timedelta(seconds=61))
+    assert ended.status.reason == "QuotaExceeded" and ended.finished
+    # Room found: the next pass creates the pod and the wait is over.
+    moved_on = decided(later, world())
+    assert moved_on.status.reason == "Pending" and moved_on.status.waiting_since is None
+
+
+# -- bounded waits: claims, pending pods, cycles -------------------------------------------------------------------
+
+
+def test_a_missing_claim_is_waited_for_up_to_the_pending_timeout() -> None:
+    waiting = decided(run({"pendingTimeoutSeconds": 120}), world(claims={"data": False, "task-api-workspace": True}))
+    assert waiting.status.reason == "WaitingForClaim" and waiting.backoff and waiting.actions == ()
+    assert "'data' not found in namespace team-a" in waiting.status.conditions[0].message
+    again = run({"pendingTimeoutSeconds": 120}, status=waiting.status.model_dump(by_alias=True, exclude_none=True))
+    failed = decided(again, world(claims={"data": False}), at=timedelta(seconds=121))
+    assert failed.status.reason == "ClaimNotFound" and failed.finished
+    found = decided(again, world(claims={"data": True, "task-api-workspace": True}), at=timedelta(seconds=30))
+    assert kinds(found.actions) == [f"CreatePod:{A1}"]
+
+
+def test_the_workspace_claim_is_a_claim_too() -> None:
+    decision = decided(run(), world(claims={"data": True, "task-api-workspace": False}))
+    assert decision.status.reason == "WaitingForClaim"
+    assert "task-api-workspace" in decision.status.conditions[0].message
+
+
+def test_a_pod_no_node_takes_ends_the_run_after_the_pending_timeout_and_is_removed() -> None:
+    stuck = pod(phase=Phase.PENDING, reason=R.PENDING, message="Unschedulable: 0/1 nodes: insufficient memory")
+    stuck = replace(stuck, created_at="2026-01-01T10:59:00Z")
+    decision = decided(run(status=running_status()), world(pods=(stuck,)))
+    assert decision.status.reason == "Unschedulable" and decision.finished
+    assert "insufficient memory" in decision.status.conditions[0].message
+    assert DeletePod(A1) in decision.cleanup
+    young = replace(stuck, created_at="2026-01-01T11:59:30Z")
+    waiting = decided(run({"pendingTimeoutSeconds": 100}, status=running_status()), world(pods=(young,)))
+    assert waiting.status.reason == "Pending"
+    assert waiting.requeue_after == pytest.approx(71.0)  # wakes when the timeout would pass
+
+
+def test_an_image_that_never_pulls_ends_as_a_pending_timeout() -> None:
+    stuck = replace(pod(phase=Phase.PENDING, reason=R.PENDING, message="ImagePullBackOff: not found"),
+                    created_at="2026-01-01T10:00:00Z")  # fmt: skip
+    decision = decided(run(status=running_status()), world(pods=(stuck,)))
+    assert decision.status.reason == "PendingTimeout"
+
+
+def test_an_unschedulable_measuring_pod_ends_the_run_too() -> None:
+    stuck = replace(measure_pod(Phase.PENDING, "Unschedulable: no node"), created_at="2026-01-01T10:00:00Z")
+    decision = decided(run(SCALED), world(pods=(stuck,)))
+    assert decision.status.reason == "Unschedulable"
+    assert DeletePod(MEASURE) in decision.cleanup
+
+
+def test_a_run_naming_itself_upstream_is_refused_at_once() -> None:
+    decision = decided(run({"inputs": [{"name": "in", "fromTaskRun": {"name": NAME, "output": "out"}}]}), world())
+    assert decision.status.reason == "UpstreamCycle" and decision.finished
+
+
+def test_a_cycle_through_other_runs_is_refused_with_the_chain() -> None:
+    decision = decided(run({"inputs": [FROM_UP]}), world(upstreams={"up": upstream("Running")},
+                                                       upstream_cycle=(NAME, "up", "mid", NAME)))  # fmt: skip
+    assert decision.status.reason == "UpstreamCycle"
+    assert "hello → up → mid → hello" in decision.status.conditions[0].message
 
 
 # -- the decision is total: a measuring pod never outlives its run -----------------------------------------------
