@@ -100,7 +100,9 @@ render() {
       echo "    data: {TASK_API_METRICS_PORT: \"$TESTBED_OPERATOR_PORT\"}"
       echo "- target: {kind: Deployment, name: task-api-operator}"
       echo "  patch: |-"
-      echo "    - {op: replace, path: /spec/template/spec/containers/0/ports/0/containerPort, value: $TESTBED_OPERATOR_PORT}"
+      for probe in startupProbe livenessProbe readinessProbe; do
+        echo "    - {op: replace, path: /spec/template/spec/containers/0/$probe/httpGet/port, value: $TESTBED_OPERATOR_PORT}"
+      done
     fi
     if [ -n "$watch_namespaces" ]; then
       echo "- patch: |-"

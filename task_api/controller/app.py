@@ -1,31 +1,36 @@
-"""Assemble and run the operator (I/O): configuration, API client, reconcilers, kopf, and the HTTP endpoint
-serving ``/metrics`` (Prometheus), ``/healthz`` (liveness: kopf's watchers and our workers are running) and
-``/readyz`` (readiness: also, the API server answered within the last 20 s)."""
+"""Assemble and run the operator (I/O): configuration, API client, leader election, reconcilers, kopf, and the
+HTTP endpoints of :mod:`task_api.controller.health`.
+
+With leader election on (the default), every replica serves its health endpoints at once; only the one holding the
+Lease (:mod:`task_api.kube.lease`) watches and reconciles. The others stand by, healthy and ready, and take over
+when the leader releases the Lease (a clean shutdown) or stops renewing it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
-import time
+import socket
+import uuid
 from contextlib import suppress
 
 import kopf
-from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from task_api.controller.apply import Applier
 from task_api.controller.config import ConfigError, OperatorConfig
 from task_api.controller.finish import Finisher
 from task_api.controller.handlers import register
+from task_api.controller.health import ApiProbe, Health, serve_http
 from task_api.controller.metrics import Metrics
 from task_api.controller.pod_index import PodIndex
 from task_api.controller.prepare import Preparer
 from task_api.controller.processing_containers import ProcessingContainerReconciler
 from task_api.controller.runtime import Runtime
 from task_api.controller.taskruns import TaskRunReconciler
-from task_api.kube import ClusterAccess, KubeApiError, KubeClient
+from task_api.kube import ClusterAccess, KubeClient
 from task_api.kube.events import EventRecorder
+from task_api.kube.lease import LeaderElector, LeaseSettings
 from task_api.kube.templates import TemplateResolver
 from task_api.spec.errors import TaskApiError
 
@@ -42,59 +47,6 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 60
     settings.batching.batch_window = 0.05
-
-
-class ApiProbe:
-    """I/O: asks the API server for /version every few seconds; ``/readyz`` is OK only while that works, so a
-    pod that cannot reach its API server is never reported ready (liveness does not depend on it: restarting the
-    operator would not bring the API server back)."""
-
-    def __init__(self, kube: KubeClient, *, interval: float = 5.0, stale_after: float = 20.0) -> None:
-        self._kube = kube
-        self._interval = interval
-        self._stale_after = stale_after
-        self.last_ok = -1e9
-        self.last_error = "not probed yet"
-
-    @property
-    def ok(self) -> bool:
-        return time.monotonic() - self.last_ok < self._stale_after
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self._kube.get("/version")
-                self.last_ok = time.monotonic()
-            except KubeApiError as exc:
-                self.last_error = str(exc)
-            await asyncio.sleep(self._interval)
-
-
-async def _serve_http(
-    runtime: Runtime, metrics: Metrics, ready: asyncio.Event, probe: ApiProbe, port: int
-) -> web.AppRunner:
-    async def metrics_view(_: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    async def healthz(_: web.Request) -> web.Response:
-        ok = runtime.alive and ready.is_set()
-        return web.Response(status=200 if ok else 503, text="ok\n" if ok else "starting\n")
-
-    async def readyz(_: web.Request) -> web.Response:
-        if not (runtime.alive and ready.is_set()):
-            return web.Response(status=503, text="starting\n")
-        if not probe.ok:
-            return web.Response(status=503, text=f"API server unreachable: {probe.last_error}\n")
-        return web.Response(text="ok\n")
-
-    app = web.Application()
-    app.router.add_get("/metrics", metrics_view)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", port).start()  # noqa: S104 — scraped and probed from outside the pod
-    return runner
 
 
 def build_runtime(kube: KubeClient, config: OperatorConfig, metrics: Metrics) -> Runtime:
@@ -119,51 +71,99 @@ def build_runtime(kube: KubeClient, config: OperatorConfig, metrics: Metrics) ->
     )
 
 
-async def run_operator(config: OperatorConfig) -> None:
-    """I/O: run until SIGTERM/SIGINT."""
+async def run_operator(config: OperatorConfig) -> int:
+    """I/O: run until SIGTERM/SIGINT (exit code 0), or until this replica loses the leadership it held (1: the
+    process must end at once, so two replicas never act together; the kubelet restarts it as a standby)."""
     access = ClusterAccess.load()
     metrics = Metrics()
     stop = asyncio.Event()
-    ready = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with KubeClient(access, user_agent="task-api-operator") as kube:
-        runtime = build_runtime(kube, config, metrics)
-        registry = kopf.OperatorRegistry()
-        register(registry, runtime)
-        settings = kopf.OperatorSettings()
-        configure_kopf(settings)
-        probe = ApiProbe(kube)
-        prober = asyncio.create_task(probe.run())
-        runner = await _serve_http(runtime, metrics, ready, probe, config.metrics_port)
-        runtime.start()
-        kopf_stop: asyncio.Future[None] = loop.create_future()
-        kopf_ready: asyncio.Future[None] = loop.create_future()
-        operator = asyncio.create_task(
-            kopf.operator(
-                registry=registry,
-                settings=settings,
-                standalone=True,
-                clusterwide=not config.namespaces,
-                namespaces=config.namespaces,
-                stop_flag=kopf_stop,
-                ready_flag=kopf_ready,
-            )
+        health = Health(ApiProbe(kube), metrics)
+        prober = asyncio.create_task(health.probe.run())
+        server = await serve_http(health, metrics, config.metrics_port)
+        elector = _elector(kube, config, access)
+        try:
+            if elector is not None and not await _wait_for_leadership(elector, stop, health):
+                return 0
+            return await _lead(kube, config, metrics=metrics, health=health, stop=stop, elector=elector)
+        finally:
+            if elector is not None:
+                await elector.release()
+            prober.cancel()
+            await server.cleanup()
+
+
+def _elector(kube: KubeClient, config: OperatorConfig, access: ClusterAccess) -> LeaderElector | None:
+    if not config.leader_election:
+        return None
+    # The pod's name says which replica leads (kubectl get lease); the suffix keeps a restarted process distinct.
+    identity = f"{os.environ.get('POD_NAME') or socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+    namespace = config.lease_namespace or access.namespace
+    return LeaderElector(kube, LeaseSettings(namespace=namespace, name=config.lease_name, identity=identity))
+
+
+async def _wait_for_leadership(elector: LeaderElector, stop: asyncio.Event, health: Health) -> bool:
+    """I/O: stand by until the Lease is ours (True) or we are told to stop (False)."""
+    health.standby()
+    acquiring = asyncio.create_task(elector.acquire())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([acquiring, stopping], return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not acquiring.done():
+        acquiring.cancel()
+        return False
+    return True
+
+
+async def _lead(
+    kube: KubeClient,
+    config: OperatorConfig,
+    *,
+    metrics: Metrics,
+    health: Health,
+    stop: asyncio.Event,
+    elector: LeaderElector | None,
+) -> int:
+    """I/O: run the reconcilers and kopf's watches until stopped or until the leadership is lost."""
+    runtime = build_runtime(kube, config, metrics)
+    registry = kopf.OperatorRegistry()
+    register(registry, runtime)
+    settings = kopf.OperatorSettings()
+    configure_kopf(settings)
+    loop = asyncio.get_running_loop()
+    runtime.start()
+    kopf_stop: asyncio.Future[None] = loop.create_future()
+    kopf_ready: asyncio.Future[None] = loop.create_future()
+    operator = asyncio.create_task(
+        kopf.operator(
+            registry=registry,
+            settings=settings,
+            standalone=True,
+            clusterwide=not config.namespaces,
+            namespaces=config.namespaces,
+            stop_flag=kopf_stop,
+            ready_flag=kopf_ready,
         )
-        with suppress(asyncio.CancelledError):
-            await asyncio.wait([asyncio.ensure_future(kopf_ready), operator], return_when=asyncio.FIRST_COMPLETED)
-        ready.set()
-        log.info("task-api operator running (workers=%d, metrics on :%d)", config.workers, config.metrics_port)
-        stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait([operator, stopper], return_when=asyncio.FIRST_COMPLETED)
-        if not kopf_stop.done():
-            kopf_stop.set_result(None)
-        with suppress(Exception):
-            await asyncio.wait_for(operator, timeout=10)
-        prober.cancel()
-        await runtime.stop()
-        await runner.cleanup()
+    )
+    with suppress(asyncio.CancelledError):
+        await asyncio.wait([asyncio.ensure_future(kopf_ready), operator], return_when=asyncio.FIRST_COMPLETED)
+    health.leading(runtime)
+    log.info("task-api operator leading (workers=%d, metrics on :%d)", config.workers, config.metrics_port)
+    watchers = [operator, asyncio.create_task(stop.wait())]
+    keeper = asyncio.create_task(elector.keep()) if elector is not None else None
+    done, _ = await asyncio.wait([*watchers, *([keeper] if keeper else [])], return_when=asyncio.FIRST_COMPLETED)
+    lost = keeper is not None and keeper in done
+    if keeper is not None and not keeper.done():
+        keeper.cancel()
+    if not kopf_stop.done():
+        kopf_stop.set_result(None)
+    with suppress(Exception):
+        await asyncio.wait_for(operator, timeout=10)
+    await runtime.stop()
+    return 1 if lost else 0
 
 
 def main() -> int:
@@ -182,11 +182,10 @@ def main() -> int:
     for noisy in ("httpx", "httpcore", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        asyncio.run(run_operator(config))
+        return asyncio.run(run_operator(config))
     except OSError as exc:  # e.g. the metrics port is taken: say so in one line
         log.error("task-api operator stopped: %s", exc)
         return 1
     except TaskApiError as exc:  # AccessError and the like: a clear line, no traceback
         log.error("task-api operator stopped: %s", exc)
         return 1
-    return 0

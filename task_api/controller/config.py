@@ -45,6 +45,11 @@ class OperatorConfig:
     pending_timeout_seconds: float = 3600.0
     log_level: str = "INFO"
     namespaces: tuple[str, ...] = field(default_factory=tuple)
+    #: Run as one of several replicas: only the holder of the Lease reconciles (on unless set to false).
+    leader_election: bool = True
+    #: The Lease's name, and its namespace (default: the operator's own namespace).
+    lease_name: str = "task-api-operator"
+    lease_namespace: str = ""
 
     def policy(self) -> Policy:
         """Pure: the part of the configuration the reconciler's decisions depend on."""
@@ -100,4 +105,19 @@ class OperatorConfig:
             pending_timeout_seconds=max(1.0, pending),
             log_level=env.get("TASK_API_LOG_LEVEL", "INFO").upper(),
             namespaces=items("TASK_API_NAMESPACES"),
+            leader_election=_flag(env, "TASK_API_LEADER_ELECTION", default=True),
+            lease_name=env.get("TASK_API_LEASE_NAME", "task-api-operator") or "task-api-operator",
+            lease_namespace=env.get("TASK_API_LEASE_NAMESPACE", ""),
         )
+
+
+def _flag(env: Mapping[str, str], key: str, *, default: bool) -> bool:
+    """Pure: a boolean setting (true/false, yes/no, 1/0); anything else is a ConfigError naming the key."""
+    raw = env.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "yes", "1", "on"):
+        return True
+    if raw in ("false", "no", "0", "off"):
+        return False
+    raise ConfigError(f"{key}: {raw!r} is not a boolean (allowed: true or false)")

@@ -6,7 +6,8 @@ Kept in one module so the names are documented in one place:
 * ``task_api_reconcile_duration_seconds{kind}`` — how long reconciles take;
 * ``task_api_taskruns_finished_total{reason}`` — finished runs by outcome (Succeeded, Failed, OOMKilled, …);
 * ``task_api_pods_created_total{role}`` — pods created (task or measure);
-* ``task_api_workqueue_depth{kind}`` — keys waiting.
+* ``task_api_workqueue_depth{kind}`` — keys waiting;
+* ``task_api_leader`` — 1 while this replica holds the leader Lease (and reconciles), 0 while it stands by.
 """
 
 from __future__ import annotations
@@ -37,3 +38,4 @@ class Metrics:
         )
         self.pods_created = Counter("task_api_pods_created", "Pods created.", ["role"], registry=self.registry)
         self.queue_depth = Gauge("task_api_workqueue_depth", "Keys waiting.", ["kind"], registry=self.registry)
+        self.leader = Gauge("task_api_leader", "1 while this replica leads.", registry=self.registry)

@@ -15,6 +15,7 @@ import itertools
 import json
 import re
 import uuid
+from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -209,7 +210,7 @@ class FakeApiServer:
         meta = obj.setdefault("metadata", {})
         meta.setdefault("namespace", namespace)
         meta.setdefault("uid", str(uuid.uuid4()))
-        meta.setdefault("creationTimestamp", "2026-01-01T11:59:00Z")
+        meta.setdefault("creationTimestamp", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         meta.setdefault("generation", 1)
         meta["resourceVersion"] = str(next(self._revision))
         return obj

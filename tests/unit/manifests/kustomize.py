@@ -140,13 +140,16 @@ def _apply_patch(objs: list[Obj], patch: Obj, directory: Path, kfile: Path) -> N
 
 
 def _json_patch_op(obj: Obj, op: Obj, kfile: Path) -> None:
-    if op["op"] not in ("replace", "add"):
+    if op["op"] not in ("replace", "add", "remove"):
         raise UnsupportedKustomization(f"{kfile}: JSON patch op {op['op']!r} is not implemented")
     parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].lstrip("/").split("/")]
     node: Any = obj
     for part in parts[:-1]:
         node = node[int(part)] if isinstance(node, list) else node[part]
     last = parts[-1]
+    if op["op"] == "remove":
+        del node[int(last) if isinstance(node, list) else last]
+        return
     if isinstance(node, list):
         if last == "-":
             node.append(copy.deepcopy(op["value"]))

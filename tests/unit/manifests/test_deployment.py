@@ -47,6 +47,8 @@ class TestContents:
             ("CustomResourceDefinition", "taskruns.task-api.io"),
             ("Deployment", "task-api-operator"),
             ("Namespace", NAMESPACE),
+            ("Role", "task-api-operator-leader-election"),
+            ("RoleBinding", "task-api-operator-leader-election"),
             ("Service", "task-api-operator-metrics"),
             ("ServiceAccount", "task-api-operator"),
         ]
@@ -111,8 +113,9 @@ class TestPodSecurity:
 class TestRollout:
     def test_one_replica_replaced_not_overlapped(self, base: list[Obj]) -> None:
         spec = one(base, "Deployment", "task-api-operator")["spec"]
-        assert spec["replicas"] == 1
-        assert spec["strategy"] == {"type": "Recreate"}
+        # Two replicas under leader election; a rolling update never leaves the operator without a replica.
+        assert spec["replicas"] == 2
+        assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
 
     def test_selector_matches_the_pod_labels(self, base: list[Obj]) -> None:
         deployment = one(base, "Deployment", "task-api-operator")

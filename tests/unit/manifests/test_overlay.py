@@ -11,7 +11,15 @@ from tests.unit.manifests.test_deployment import NAMESPACE, operator_container, 
 
 #: Pod-template fields the overlay may change (everything else must equal the base).
 ALLOWED_POD_CHANGES = {"hostNetwork", "dnsPolicy", "imagePullSecrets"}
-ALLOWED_CONTAINER_CHANGES = {"image", "imagePullPolicy", "env", "ports"}
+ALLOWED_CONTAINER_CHANGES = {
+    "image",
+    "imagePullPolicy",
+    "env",
+    "ports",
+    "startupProbe",
+    "livenessProbe",
+    "readinessProbe",
+}
 
 
 def diff_keys(a: dict[str, Any], b: dict[str, Any]) -> set[str]:
@@ -31,7 +39,8 @@ class TestSecurityIsKept:
         assert diff_keys(operator_container(base), operator_container(overlay)) <= ALLOWED_CONTAINER_CHANGES
         base_deploy = one(base, "Deployment", "task-api-operator")["spec"]
         overlay_deploy = one(overlay, "Deployment", "task-api-operator")["spec"]
-        assert diff_keys(base_deploy, overlay_deploy) <= {"template"}
+        assert diff_keys(base_deploy, overlay_deploy) <= {"template", "replicas"}
+        assert overlay_deploy["replicas"] == 1  # one node: logs in one place (the failover scenario scales to two)
 
     def test_base_env_is_kept(self, base: list[Obj], overlay: list[Obj]) -> None:
         overlay_env = operator_container(overlay)["env"]
@@ -75,10 +84,10 @@ class TestTestBedSettings:
         assert "127.0.0.1:5000" in config.insecure_registries
         assert data["TASK_API_MEASURE_IMAGE"] == operator_container(overlay)["image"]
 
-    def test_ports_follow_the_configured_metrics_port(self, overlay: list[Obj]) -> None:
+    def test_probes_follow_the_configured_metrics_port_and_no_host_port_is_declared(self, overlay: list[Obj]) -> None:
         config = OperatorConfig.from_env(one(overlay, "ConfigMap", "task-api-config")["data"])
         container = operator_container(overlay)
-        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-        assert ports == {"metrics": config.metrics_port}
+        assert "ports" not in container  # on the host's network a declared port would block a second replica
+        probes = {p: container[p]["httpGet"]["port"] for p in ("startupProbe", "livenessProbe", "readinessProbe")}
+        assert set(probes.values()) == {config.metrics_port}
         assert config.metrics_port != 8080, "8080 on the host's network collides with Airflow's web server"
-        assert container["livenessProbe"]["httpGet"]["port"] == "metrics"

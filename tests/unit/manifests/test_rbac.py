@@ -105,12 +105,26 @@ class TestNoRoleIsDangerous:
         ]
         assert found == []
 
-    def test_the_only_roles_are_the_three_documented_ones(self, base: list[Obj]) -> None:
+    def test_the_only_roles_are_the_four_documented_ones(self, base: list[Obj]) -> None:
         assert sorted(r["metadata"]["name"] for r in roles(base)) == [
             "task-api-edit",
             "task-api-operator",
+            "task-api-operator-leader-election",
             "task-api-view",
         ]
+
+
+class TestLeaderElectionRole:
+    def test_only_its_own_lease_in_its_own_namespace(self, base: list[Obj]) -> None:
+        role = one(base, "Role", "task-api-operator-leader-election")
+        assert role["metadata"]["namespace"] == NAMESPACE
+        rules = [(tuple(r["resources"]), tuple(r.get("resourceNames", ())), tuple(r["verbs"])) for r in role["rules"]]
+        assert sorted(rules) == [
+            (("leases",), (), ("create",)),
+            (("leases",), ("task-api-operator",), ("get", "patch")),
+        ]
+        binding = one(base, "RoleBinding", "task-api-operator-leader-election")
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "task-api-operator", "namespace": NAMESPACE}]
 
 
 class TestUserRoles:

@@ -1,0 +1,104 @@
+"""Leader election on a Lease, in-process against the fake API server: one leader at a time, take-over after the
+Lease expires or is released, and a leader that cannot renew stops."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from task_api.kube import ClusterAccess, KubeClient
+from task_api.kube.lease import LeaderElector, LeaseSettings
+from tests.fakes.kube_api import FakeApiServer
+
+LEASES = "/apis/coordination.k8s.io/v1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run(factory: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(factory())  # type: ignore[arg-type]
+
+
+def elector(kube: KubeClient, who: str, clock: Clock) -> LeaderElector:
+    settings = LeaseSettings(namespace="ops", name="op", identity=who, retry_period=0.01, renew_deadline=0.05)
+    return LeaderElector(kube, settings, clock=clock)
+
+
+def test_one_leader_at_a_time_and_a_take_over_once_the_lease_expires() -> None:
+    fake, clock = FakeApiServer(), Clock()
+
+    async def scenario() -> tuple[bool, bool, dict[str, Any]]:
+        async with KubeClient(ClusterAccess(server="http://fake.invalid"), transport=fake.transport()) as kube:
+            a, b = elector(kube, "a", clock), elector(kube, "b", clock)
+            await a.acquire()
+            b_early = await b.try_acquire_or_renew()
+            clock.now += 16  # a stopped renewing: the Lease is stale on b's clock after 15 s
+            b_late = await b.try_acquire_or_renew()
+            return b_early, b_late, fake.get(LEASES, "ops", "leases", "op") or {}
+
+    b_early, b_late, lease = run(scenario)
+    assert (b_early, b_late) == (False, True)
+    assert lease["spec"]["holderIdentity"] == "b"
+    assert lease["spec"]["leaseTransitions"] == 1
+
+
+def test_a_renewing_leader_keeps_the_lease() -> None:
+    fake, clock = FakeApiServer(), Clock()
+
+    async def scenario() -> bool:
+        async with KubeClient(ClusterAccess(server="http://fake.invalid"), transport=fake.transport()) as kube:
+            a, b = elector(kube, "a", clock), elector(kube, "b", clock)
+            await a.acquire()
+            for _ in range(5):
+                clock.now += 10
+                assert await a.try_acquire_or_renew()  # a renews: b sees a change every time
+                if await b.try_acquire_or_renew():
+                    return True
+            return False
+
+    assert run(scenario) is False
+
+
+def test_a_released_lease_is_taken_at_once() -> None:
+    fake, clock = FakeApiServer(), Clock()
+
+    async def scenario() -> str:
+        async with KubeClient(ClusterAccess(server="http://fake.invalid"), transport=fake.transport()) as kube:
+            a, b = elector(kube, "a", clock), elector(kube, "b", clock)
+            await a.acquire()
+            assert not await b.try_acquire_or_renew()
+            await a.release()
+            await asyncio.wait_for(b.acquire(), timeout=2)
+            return str((fake.get(LEASES, "ops", "leases", "op") or {})["spec"]["holderIdentity"])
+
+    assert run(scenario) == "b"
+
+
+def test_a_leader_that_cannot_renew_stops_leading() -> None:
+    fake, clock = FakeApiServer(), Clock()
+
+    async def scenario() -> bool:
+        async with KubeClient(ClusterAccess(server="http://fake.invalid"), transport=fake.transport()) as kube:
+            a = elector(kube, "a", clock)
+            await a.acquire()
+            # Another holder takes the Lease behind a's back (a partition healed the other way).
+            fake.update(LEASES, "ops", "leases", "op", {"spec": {"holderIdentity": "z"}})
+
+            async def tick() -> None:
+                while True:
+                    clock.now += 0.02
+                    await asyncio.sleep(0.005)
+
+            ticker = asyncio.create_task(tick())
+            await asyncio.wait_for(a.keep(), timeout=5)
+            ticker.cancel()
+            return a.leading
+
+    assert run(scenario) is False
