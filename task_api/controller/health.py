@@ -46,33 +46,6 @@ class ApiProbe:
             await asyncio.sleep(self._interval)
 
 
-async def _serve_http(
-    runtime: Runtime, metrics: Metrics, ready: asyncio.Event, probe: ApiProbe, port: int
-) -> web.AppRunner:
-    async def metrics_view(_: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    async def healthz(_: web.Request) -> web.Response:
-        ok = runtime.alive and ready.is_set()
-        return web.Response(status=200 if ok else 503, text="ok\n" if ok else "starting\n")
-
-    async def readyz(_: web.Request) -> web.Response:
-        if not (runtime.alive and ready.is_set()):
-            return web.Response(status=503, text="starting\n")
-        if not probe.ok:
-            return web.Response(status=503, text=f"API server unreachable: {probe.last_error}\n")
-        return web.Response(text="ok\n")
-
-    app = web.Application()
-    app.router.add_get("/metrics", metrics_view)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", port).start()  # noqa: S104 — scraped and probed from outside the pod
-    return runner
-
-
 class Health:
     """What the endpoints report: starting, standing by (not the leader), or leading (with the work loops)."""
 
