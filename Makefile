@@ -30,11 +30,11 @@ AIRFLOW_VENV ?= .venv-airflow
 $(AIRFLOW_VENV)/.installed: pyproject.toml
 	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_VENV)/bin/python -m pip install -q --upgrade pip
-	$(AIRFLOW_VENV)/bin/python -m pip install -q -e '.[airflow]'
+	$(AIRFLOW_VENV)/bin/python -m pip install -q -e '.[airflow,airflow-kubernetes]'
 	@touch $@
 
 .PHONY: airflow-venv
-airflow-venv: $(AIRFLOW_VENV)/.installed  ## The Airflow 3 venv (.venv-airflow) with task-api[airflow].
+airflow-venv: $(AIRFLOW_VENV)/.installed  ## The Airflow 3 venv (.venv-airflow): task-api[airflow] and the Kubernetes provider.
 
 .PHONY: lint
 lint: $(VENV)/.installed  ## ruff and the import layers.
