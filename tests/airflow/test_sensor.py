@@ -65,22 +65,24 @@ class TestProviderExamples:
 
 
 class TestModes:
-    def test_poke_reschedule_and_deferred_sensors_agree(
+    def test_poke_reschedule_and_deferred_sensors_each_wait_their_way(
         self, run_dag: Callable[..., DagRun], run_ns: Namespace
     ) -> None:
         run = run_dag("sensor-modes", {"message": "modes"})
         assert run.state == "success", run.describe()
-        pushed = [run.task(task_id)["xcom"] for task_id in ("poke", "reschedule", "deferred")]
-        assert pushed[0] == pushed[1] == pushed[2], pushed
-        assert pushed[0]["taskrun"] == run_name("slow", run.result["run_id"])
-        downloads = (output_dir(run_ns, pushed[0]["outputs"]["downloads"]) / "data.txt").read_text()
-        assert downloads.startswith("modes from")
-        # The TaskRun sleeps 4 s, so none of them found it finished: each waited its own way.
-        assert "Rescheduling task" in run.output or "UP_FOR_RESCHEDULE" in run.output, run.describe()
-        assert "deferring" in run.output and "[DAG TEST] running trigger in line" in run.output, run.describe()
-        assert run.output.count("downloaded 2 line(s): modes") == 3, run.describe()  # each copied the log
-        (left,) = taskruns(run_ns)  # the sensor owns nothing: the TaskRun stays
-        assert left["status"]["reason"] == "Succeeded"
+        for mode in ("poke", "reschedule", "deferred"):
+            pushed = run.task(mode)["xcom"]
+            assert pushed["taskrun"] == run_name(mode, run.result["run_id"]), pushed
+            assert pushed["namespace"] == run_ns.name  # the default: $TASK_API_NAMESPACE
+            downloads = (output_dir(run_ns, pushed["outputs"]["downloads"]) / "data.txt").read_text()
+            assert downloads == "modes from https://example.org/sample.txt\n" * 2
+            assert f"[{pushed['taskrun']}] downloaded 2 line(s): modes" in run.output, run.describe()
+        # Each TaskRun was still running when its sensor started (it sleeps 3 s), so each waited its own way.
+        assert "Rescheduling task, marking task as UP_FOR_RESCHEDULE" in run.output, run.describe()
+        assert "[DAG TEST] running trigger in line" in run.output, run.describe()
+        assert f"TaskRun {run_ns.name}/{run_name('deferred', run.result['run_id'])} is" in run.output
+        # The sensor owns nothing: the TaskRuns stay.
+        assert sorted(tr["status"]["reason"] for tr in taskruns(run_ns)) == ["Succeeded"] * 3
 
 
 class TestFailures:

@@ -25,7 +25,7 @@ from task_api.airflow.naming import run_name
 
 IMAGE = os.environ.get("TASK_API_EXAMPLE_IMAGE", "127.0.0.1:5000/examples/airflow:e2e")
 NAMESPACE = os.environ.get("TASK_API_NAMESPACE", "default")
-PULL_SECRETS = [s.strip() for s in os.environ.get("TASK_API_IMAGE_PULL_SECRETS", "").split(",") if s.strip()]
+PULL_SECRETS = [{"name": s.strip()} for s in os.environ.get("TASK_API_IMAGE_PULL_SECRETS", "").split(",") if s.strip()]
 
 # Jinja, rendered per task instance. `run_name` gives one DNS name per DAG run, so create, wait and delete agree.
 DOWNLOAD = '{{ "download" | run_name(run_id) }}'

@@ -17,34 +17,51 @@ from task_api.airflow.naming import run_name
 
 IMAGE = os.environ.get("TASK_API_EXAMPLE_IMAGE", "127.0.0.1:5000/examples/airflow:e2e")
 NAMESPACE = os.environ.get("TASK_API_NAMESPACE", "default")
-PULL_SECRETS = [s.strip() for s in os.environ.get("TASK_API_IMAGE_PULL_SECRETS", "").split(",") if s.strip()]
+PULL_SECRETS = [{"name": s.strip()} for s in os.environ.get("TASK_API_IMAGE_PULL_SECRETS", "").split(",") if s.strip()]
 MACROS = {"image": IMAGE, "pull_secrets": PULL_SECRETS}
+
 
 SLOW = """
 apiVersion: task-api.io/v1alpha1
 kind: TaskRun
-metadata: {name: '{{ "slow" | run_name(run_id) }}'}
+metadata: {name: 'NAME'}
 spec:
   image: {{ image }}
   imagePullSecrets: {{ pull_secrets | tojson }}
   taskTemplate: download-from-url
-  command: ["/bin/sh", "-c", "sleep 4; /bin/sh /opt/guide/download.sh"]
+  command: ["/bin/sh", "-c", "sleep 3; /bin/sh /opt/guide/download.sh"]
   env: [{name: MESSAGE, value: {{ dag_run.conf.get("message", "hello") | tojson }}}]
 """
 
+
+def slow(key: str) -> tuple[str, str]:
+    """A TaskRun that sleeps 3 s before its download, named per DAG run: (its name's Jinja, its manifest)."""
+    name = '{{ "KEY" | run_name(run_id) }}'.replace("KEY", key)
+    return name, SLOW.replace("NAME", name)
+
+
+# dag.test() runs one task at a time, so each sensor gets a TaskRun of its own, created just before it: none of
+# them finds its run finished, and each waits its own way.
 with DAG(
     "sensor-modes", schedule=None, user_defined_filters={"run_name": run_name}, user_defined_macros=MACROS
 ) as modes_dag:
-    create = KubernetesCreateResourceOperator(
-        task_id="create", yaml_conf=SLOW, custom_resource_definition=True, namespace=NAMESPACE
-    )
-    name = '{{ "slow" | run_name(run_id) }}'
-    sensors = [
-        TaskRunSensor(task_id="poke", taskrun_name=name, namespace=NAMESPACE, poke_interval=1),
-        TaskRunSensor(task_id="reschedule", taskrun_name=name, mode="reschedule", poke_interval=1),
-        TaskRunSensor(task_id="deferred", taskrun_name=name, namespace=NAMESPACE, poke_interval=1, deferrable=True),
-    ]
-    create >> sensors
+    previous = None
+    for mode in ("poke", "reschedule", "deferred"):
+        name, manifest = slow(mode)
+        create = KubernetesCreateResourceOperator(
+            task_id=f"create-{mode}", yaml_conf=manifest, custom_resource_definition=True, namespace=NAMESPACE
+        )
+        sensor = TaskRunSensor(
+            task_id=mode,
+            taskrun_name=name,
+            poke_interval=1,
+            mode="reschedule" if mode == "reschedule" else "poke",
+            deferrable=mode == "deferred",
+        )
+        if previous is not None:
+            previous >> create
+        create >> sensor
+        previous = sensor
 
 FAILING = """
 apiVersion: task-api.io/v1alpha1
