@@ -109,8 +109,9 @@ bench-run: install docker-up  ## task-api run --watch vs. the equivalent docker 
 	$(PY) bench/run_overhead.py
 
 .PHONY: bench-airflow
-bench-airflow: install airflow-venv docker-up testbed-up deploy-testbed  ## Three-task Airflow DAG end to end vs. its pods' run times.
+bench-airflow: install airflow-venv docker-up testbed-up deploy-testbed  ## Three-task Airflow DAG vs. its pods' run times; vs. KubernetesPodOperator.
 	$(PY) bench/airflow_pipeline.py 3
+	$(PY) bench/airflow_kpo.py 3
 
 .PHONY: bench-legacy
 bench-legacy: $(VENV)/.installed  ## Legacy staging (copy, link) vs. cp -a of the same 100-element batch.
