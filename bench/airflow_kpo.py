@@ -268,23 +268,28 @@ def figures(watcher: Watcher, side: str, run: dict[str, Any], idle_rate: float) 
     }
 
 
-def timeline(watcher: Watcher, run: dict[str, Any]) -> list[str]:
-    """Where a TaskRun task's time went, from Airflow's task start to its end (seconds from the task's start)."""
+def timeline(watcher: Watcher, side: str, run: dict[str, Any]) -> list[str]:
+    """Where each task's time went, from Airflow's task start to its end (seconds from the task's start)."""
     lines = []
+    window = (run["start"], run["start"] + run["dag"])
     for task_id in TASKS:
         ti = run["result"]["tasks"][task_id]
-        name = ti["xcom"]["taskrun"]
-        tr, pod = watcher.taskruns.get(name, {}), watcher.pods.get(task_pod_name(name, 1), {})
-        measure = watcher.pods.get(measure_pod_name(name), {})
-        marks = [
-            ("TaskRun created", tr.get("added")),
-            ("measuring pod", measure.get("added")),
-            ("pod created", pod.get("added")),
-            ("container running", pod.get("running")),
-            ("container terminated", pod.get("terminated")),
-            ("TaskRun finished", tr.get("finished")),
-            ("Airflow task ended", ti["end"]),
-        ]
+        pod = watcher.pods.get(pod_of(watcher, side, task_id, run["result"], window), {})
+        marks: list[tuple[str, float | None]] = [("pod created", pod.get("added"))]
+        if side == "taskrun":
+            name = ti["xcom"]["taskrun"]
+            tr = watcher.taskruns.get(name, {})
+            marks = [
+                ("TaskRun created", tr.get("added")),
+                ("measuring pod", watcher.pods.get(measure_pod_name(name), {}).get("added")),
+                *marks,
+            ]
+        marks += [("container running", pod.get("running")), ("container terminated", pod.get("terminated"))]
+        if side == "taskrun":
+            marks.append(("TaskRun finished", watcher.taskruns.get(ti["xcom"]["taskrun"], {}).get("finished")))
+        else:
+            marks.append(("pod deleted", pod.get("deleted")))
+        marks.append(("Airflow task ended", ti["end"]))
         shown = ", ".join(f"{label} +{at - ti['start']:.1f}" for label, at in marks if at is not None)
         lines.append(f"  {task_id}: {shown}")
     return lines
@@ -305,7 +310,7 @@ def main() -> None:
     }
     rows: dict[str, list[dict[str, float]]] = {side: [] for side in SIDES}
     mix: dict[str, Counter[str]] = {side: Counter() for side in SIDES}
-    last_taskrun: dict[str, Any] = {}
+    last: dict[str, dict[str, Any]] = {}
     watcher: Watcher | None = None
     try:
         watcher = Watcher(tb, ns)
@@ -321,8 +326,7 @@ def main() -> None:
                 row = figures(watcher, side, run, idle)
                 rows[side].append(row)
                 mix[side] += run["requests"]
-                if side == "taskrun":
-                    last_taskrun = run
+                last[side] = run
                 print(
                     f"round {index + 1}/{rounds} {side:8s}: dag {row['dag']:.1f} s, tasks {row['tasks']:.1f} s, "
                     f"overhead/task {row['overhead']:.1f} s, API requests/task {row['requests']:.0f}",
@@ -334,7 +338,7 @@ def main() -> None:
         tb.kubectl_run("delete", "namespace", ns, "--wait=false", check=False)
         tb.delete_volume(workspace.name)
         shutil.rmtree(home, ignore_errors=True)
-    report(rows, mix, rounds, watcher, last_taskrun)
+    report(rows, mix, rounds, watcher, last)
 
 
 def report(
@@ -342,7 +346,7 @@ def report(
     mix: dict[str, Counter[str]],
     rounds: int,
     watcher: Watcher,
-    last_taskrun: dict[str, Any],
+    last: dict[str, dict[str, Any]],
 ) -> None:
     med = {side: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for side, rs in rows.items()}
     kpo, tr, fast = med["kpo"], med["taskrun"], med["kpo-1s"]
@@ -363,9 +367,9 @@ def report(
     per = 3 * rounds
     for key in keys[:14]:
         print(f"  {key:40s} KPO {mix['kpo'][key] / per:6.1f}   TaskRun {mix['taskrun'][key] / per:6.1f}")
-    if last_taskrun:
-        print("\nwhere a TaskRun task's time went (last round; seconds from the Airflow task's start):")
-        print("\n".join(timeline(watcher, last_taskrun)))
+    for side, run in last.items():
+        print(f"\nwhere a {side} task's time went (last round; seconds from the Airflow task's start):")
+        print("\n".join(timeline(watcher, side, run)))
     print("\nwhat each gives the user:")
     print(f"  {'':42s} {'KubernetesPodOperator':38s} TaskRunOperator")
     for what, kpo_gives, tr_gives in GIVES:
