@@ -30,11 +30,11 @@ AIRFLOW_VENV ?= .venv-airflow
 $(AIRFLOW_VENV)/.installed: pyproject.toml
 	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_VENV)/bin/python -m pip install -q --upgrade pip
-	$(AIRFLOW_VENV)/bin/python -m pip install -q -e '.[airflow]'
+	$(AIRFLOW_VENV)/bin/python -m pip install -q -e '.[airflow,airflow-kubernetes]'
 	@touch $@
 
 .PHONY: airflow-venv
-airflow-venv: $(AIRFLOW_VENV)/.installed  ## The Airflow 3 venv (.venv-airflow) with task-api[airflow].
+airflow-venv: $(AIRFLOW_VENV)/.installed  ## The Airflow 3 venv (.venv-airflow): task-api[airflow] and the Kubernetes provider.
 
 .PHONY: lint
 lint: $(VENV)/.installed  ## ruff and the import layers.
@@ -109,8 +109,9 @@ bench-run: install docker-up  ## task-api run --watch vs. the equivalent docker 
 	$(PY) bench/run_overhead.py
 
 .PHONY: bench-airflow
-bench-airflow: install airflow-venv docker-up testbed-up deploy-testbed  ## Three-task Airflow DAG end to end vs. its pods' run times.
+bench-airflow: install airflow-venv docker-up testbed-up deploy-testbed  ## Three-task Airflow DAG vs. its pods' run times; vs. KubernetesPodOperator.
 	$(PY) bench/airflow_pipeline.py 3
+	$(PY) bench/airflow_kpo.py 3
 
 .PHONY: bench-legacy
 bench-legacy: $(VENV)/.installed  ## Legacy staging (copy, link) vs. cp -a of the same 100-element batch.

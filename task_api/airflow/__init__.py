@@ -4,7 +4,8 @@ Public surface::
 
     TaskRunOperator(task_id=..., image=..., task_template=..., iochannel_maps=[IOMapping(...)], ...)
     IOMapping(upstream_operator, upstream_output_channel, input_channel)
-    TaskRunTrigger                       # what a deferrable TaskRunOperator waits on
+    TaskRunSensor(task_id=..., taskrun_name=..., namespace=...)   # wait for a TaskRun created by anyone
+    TaskRunTrigger                       # what a deferrable TaskRunOperator or TaskRunSensor waits on
     TaskRunFailed / TaskRunFailedFinal   # how a TaskRun that did not succeed fails the Airflow task
 
 The guide's spelling ``from task_api_operator.KaapanaTaskOperator import KaapanaTaskOperator, IOMapping`` works
@@ -21,14 +22,16 @@ from task_api.airflow.build import IOMapping
 
 if TYPE_CHECKING:
     from task_api.airflow.operators import TaskRunFailed, TaskRunFailedFinal, TaskRunOperator
+    from task_api.airflow.sensors import TaskRunSensor
     from task_api.airflow.triggers import TaskRunTrigger
 
-__all__ = ["IOMapping", "TaskRunFailed", "TaskRunFailedFinal", "TaskRunOperator", "TaskRunTrigger"]
+__all__ = ["IOMapping", "TaskRunFailed", "TaskRunFailedFinal", "TaskRunOperator", "TaskRunSensor", "TaskRunTrigger"]
 
 _LAZY = {
     "TaskRunOperator": "task_api.airflow.operators",
     "TaskRunFailed": "task_api.airflow.operators",
     "TaskRunFailedFinal": "task_api.airflow.operators",
+    "TaskRunSensor": "task_api.airflow.sensors",
     "TaskRunTrigger": "task_api.airflow.triggers",
 }
 

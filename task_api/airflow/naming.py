@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["MAX_NAME", "earlier_tries", "label_value", "taskrun_name"]
+__all__ = ["MAX_NAME", "earlier_tries", "label_value", "run_name", "taskrun_name"]
 
 MAX_NAME = 63
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")
@@ -39,6 +39,19 @@ def taskrun_name(*, dag_id: str, task_id: str, run_id: str, try_number: int, map
     readable = _slug(f"{dag_id}-{task_id}" + (f"-m{map_index}" if map_index >= 0 else "")) or "run"
     readable = readable[: MAX_NAME - len(tail)].rstrip("-") or "run"
     return f"{readable}{tail}"
+
+
+def run_name(prefix: str, run_id: str) -> str:
+    """A TaskRun name for one DAG run, for manifests templated by other operators (pure).
+
+    The provider's ``KubernetesCreateResourceOperator`` creates what its YAML says, so the DAG names the TaskRun
+    itself; registered as a Jinja filter (``user_defined_filters={"run_name": run_name}``),
+    ``{{ "checksum" | run_name(run_id) }}`` gives ``checksum-manual-2025-01-01t00-00-00-00-00-`` and eight hex digits —
+    the same for every task of the run (create, sensor, delete), different for every run.
+    """
+    digest = hashlib.sha256(run_id.encode()).hexdigest()[:8]
+    readable = _slug(f"{prefix}-{run_id}")[: MAX_NAME - len(digest) - 1].rstrip("-") or "run"
+    return f"{readable}-{digest}"
 
 
 def earlier_tries(*, dag_id: str, task_id: str, run_id: str, try_number: int, map_index: int = -1) -> list[str]:

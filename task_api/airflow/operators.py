@@ -27,28 +27,25 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow.sdk.log import mask_secret
 
 from task_api.airflow.build import (
     EnvSource,
     IOMapping,
     OperatorConfigError,
-    Outcome,
     UpstreamResult,
     bind_inputs,
     build_taskrun,
     check_against_template,
     env_list,
     outcome,
-    outputs_from_status,
     split_aliases,
     user_config,
 )
 from task_api.airflow.naming import earlier_tries, label_value, taskrun_name
+from task_api.airflow.runs import TaskRunFailed, TaskRunFailedFinal, copy_attempt_logs, emitter, finish, namespace_for
 from task_api.airflow.triggers import TaskRunTrigger
 from task_api.image import parse_reference
-from task_api.kube import ClusterAccess
 from task_api.kube.taskruns import TaskRunApi, TaskRunGone, TemplateLookupFailed
 from task_api.spec import Problem, Severity
 from task_api.spec.errors import TaskApiError
@@ -61,19 +58,6 @@ LABEL_TRY = "task-api.io/airflow-try"
 ANNOTATION_RUN = "task-api.io/airflow-run-id"
 ANNOTATION_DAG_ID = "task-api.io/airflow-dag-id"
 ANNOTATION_TASK_ID = "task-api.io/airflow-task-id"
-
-
-class TaskRunFailed(AirflowException):  # type: ignore[misc]  # Airflow is untyped for mypy here
-    """The TaskRun did not succeed; ``reason`` is its condition reason (OOMKilled, TimedOut, Failed, …)."""
-
-    def __init__(self, message: str, *, reason: str, taskrun: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.taskrun = taskrun
-
-
-class TaskRunFailedFinal(TaskRunFailed, AirflowFailException):  # type: ignore[misc]
-    """A failure another try cannot fix: the Airflow task fails without using its retries."""
 
 
 def _config_error(exc: TaskApiError, *, task_id: str) -> TaskRunFailedFinal:
@@ -307,11 +291,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         return TaskRunApi.connect(kubeconfig=self.kubeconfig, context=self.cluster_context)
 
     def _namespace(self) -> str:
-        if self.namespace:
-            return str(self.namespace)
-        if os.environ.get("TASK_API_NAMESPACE"):
-            return os.environ["TASK_API_NAMESPACE"]
-        return ClusterAccess.load(kubeconfig=self.kubeconfig, context=self.cluster_context).namespace
+        return namespace_for(self.namespace, kubeconfig=self.kubeconfig, context=self.cluster_context)
 
     def _pull_secrets(self) -> list[str]:
         if self.image_pull_secrets is not None:
@@ -453,50 +433,18 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         return None if self.heartbeat_timeout is None else max(1.0, self.heartbeat_timeout / 3)
 
     def _emitter(self, name: str) -> Callable[[str], None]:
-        def emit(line: str) -> None:
-            self.log.info("[%s] %s", name, line)
-
-        return emit
+        return emitter(self.log, name)
 
     async def _collect(self, namespace: str, name: str) -> dict[str, Any] | None:
         """I/O: the finished TaskRun, its attempts' logs copied into the task log."""
         async with self._api() as api:
             run = await api.get_taskrun(namespace, name)
-            if run is None:
-                return None
-            attempts = int((run.get("status") or {}).get("attempts") or 0)
-            emit = self._emitter(name)
-            for attempt in range(1, attempts + 1):
-                pod = f"{name}-a{attempt}"
-                text = await api.read_logs(namespace, pod)
-                emit(f"--- attempt {attempt} (pod {pod}) ---")
-                for line in (text or "(no log: the pod is gone)").splitlines():
-                    emit(line)
+            if run is not None:
+                await copy_attempt_logs(api, run, self._emitter(name))
             return run
 
     def _finish(self, context: Any, run: Mapping[str, Any]) -> dict[str, Any]:
-        meta = run["metadata"]
-        status = run.get("status") or {}
-        result: Outcome = outcome(run)
-        if not result.succeeded:
-            details = [f"TaskRun {meta['namespace']}/{meta['name']} {result.reason}: {result.message}".rstrip(": ")]
-            if status.get("exitCode") is not None:
-                details.append(f"exit code {status['exitCode']}")
-            if result.reason == "OOMKilled" and status.get("memory"):
-                details.append(f"memory limit {status['memory'].get('limit')}")
-            if status.get("attempts"):
-                details.append(f"{status['attempts']} attempt(s)")
-            kind = TaskRunFailed if result.retryable else TaskRunFailedFinal
-            raise kind("; ".join(details), reason=result.reason, taskrun=meta["name"])
-        outputs = outputs_from_status(status)
-        self.log.info(
-            "TaskRun %s/%s succeeded in %s; outputs: %s",
-            meta["namespace"],
-            meta["name"],
-            status.get("duration"),
-            outputs,
-        )
-        return {"taskrun": meta["name"], "namespace": meta["namespace"], "outputs": outputs}
+        return finish(run, self.log)
 
 
 def _problem(path: str, message: str, *, given: str | None = None) -> Problem:

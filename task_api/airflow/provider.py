@@ -18,9 +18,10 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "task-api",
         "name": "Task API",
         "description": "Run processing containers' task templates as TaskRuns on Kubernetes "
-        "(TaskRunOperator, KaapanaTaskOperator).",
+        "(TaskRunOperator, KaapanaTaskOperator), and wait for TaskRuns created by anyone (TaskRunSensor).",
         "versions": [installed],
         "integrations": [{"integration-name": "Task API", "tags": ["software"]}],
         "operators": [{"integration-name": "Task API", "python-modules": ["task_api.airflow.operators"]}],
+        "sensors": [{"integration-name": "Task API", "python-modules": ["task_api.airflow.sensors"]}],
         "triggers": [{"integration-name": "Task API", "python-modules": ["task_api.airflow.triggers"]}],
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -36,6 +37,11 @@ __all__ = ["TaskRunApi", "TaskRunGone", "TemplateLookupFailed", "taskrun_path"]
 
 T = TypeVar("T")
 
+#: While a watch is open, :meth:`TaskRunApi.wait` still reads the run this often, in case an event was lost.
+RECHECK_SECONDS = 15.0
+#: Watches failing this many times in a row (transient errors) make :meth:`TaskRunApi.wait` poll instead.
+WATCH_ATTEMPTS = 3
+
 
 class TaskRunGone(TaskApiError):
     """The TaskRun was deleted while the Airflow task waited for it (killed, cleared, or by hand)."""
@@ -56,13 +62,15 @@ def taskrun_path(namespace: str, name: str | None = None, sub: str | None = None
     )
 
 
-def _started(pod: Mapping[str, Any]) -> bool:
-    """Pure: whether the main container has a log to read (running or terminated)."""
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        if status.get("name") == MAIN_CONTAINER:
-            state = status.get("state") or {}
-            return "running" in state or "terminated" in state
-    return False
+def watch_failures_after(watcher: asyncio.Task[None], failures: int) -> int:
+    """How many watches in a row have failed once ``watcher`` ended; a refusal (403: a role without the ``watch``
+    verb) counts as all of them, so the caller polls from then on. Re-raises anything but an API error."""
+    failure = watcher.exception()
+    if failure is None:
+        return 0
+    if not isinstance(failure, KubeApiError):
+        raise failure
+    return failures + 1 if failure.transient else WATCH_ATTEMPTS
 
 
 class TaskRunApi:
@@ -235,6 +243,68 @@ class TaskRunApi:
             return None
         return response.text if response.status_code < 400 else None
 
+    async def _watch(
+        self, namespace: str, name: str, version: str, changes: asyncio.Queue[dict[str, Any] | None]
+    ) -> None:
+        """I/O: put each new state of one TaskRun into ``changes`` (``None``: it was deleted) as the API server
+        sends it, from ``resourceVersion`` ``version`` until the server ends the watch (within a minute).
+
+        Raises :class:`KubeApiError` when the watch is refused (``transient`` for 5xx/429; a 403 — a role without
+        the ``watch`` verb — is not) or the connection fails (transient)."""
+        params = {
+            "watch": "1",
+            "fieldSelector": f"metadata.name={name}",
+            "resourceVersion": version,
+            "timeoutSeconds": "60",
+        }
+        path = taskrun_path(namespace)
+        try:
+            async with self._stream.stream("GET", path, params=params, headers=self._headers()) as response:
+                if response.status_code >= 400:
+                    body = (await response.aread()).decode(errors="replace")[:300]
+                    status = response.status_code
+                    raise KubeApiError(
+                        f"WATCH {path}: HTTP {status} {body}", status=status, transient=status >= 500 or status == 429
+                    )
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    if event.get("type") == "DELETED":
+                        await changes.put(None)
+                        return
+                    if event.get("type") in ("ADDED", "MODIFIED"):
+                        await changes.put(event["object"])
+                    elif event.get("type") == "ERROR":
+                        return  # e.g. 410 Gone (the version is too old): the caller reads the run and watches again
+        except httpx.HTTPError as exc:
+            raise KubeApiError(f"WATCH {path}: {type(exc).__name__}: {exc}", transient=True) from None
+
+    async def _poll(self, namespace: str, name: str, poll_interval: float) -> dict[str, Any] | None:
+        """I/O: read the TaskRun; an unreachable or overloaded API server is asked again (a long task must not fail
+        for an API server restart)."""
+        while True:
+            try:
+                return await self.get_taskrun(namespace, name)
+            except KubeApiError as exc:
+                if not exc.transient:
+                    raise
+            await asyncio.sleep(poll_interval)
+
+    async def _last_lines(
+        self, namespace: str, unstreamed: str | None, stream: asyncio.Task[None] | None, emit: Callable[[str], None]
+    ) -> None:
+        """I/O: at the end of a run, let the open log stream deliver its last lines; read the log of a pod whose
+        log was never followed (it started and ended between two looks)."""
+        if stream is not None:
+            # The stream ends with the container; give it a moment to deliver the last lines.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(stream), timeout=10.0)
+        if unstreamed:
+            text = await self.read_logs(namespace, unstreamed)
+            for line in (text or "").splitlines():
+                emit(line)
+
     async def wait(
         self,
         namespace: str,
@@ -244,7 +314,13 @@ class TaskRunApi:
         poll_interval: float = 1.0,
         heartbeat_every: float | None = None,
     ) -> dict[str, Any]:
-        """I/O: poll the TaskRun until it finished, following each attempt's pod log into ``emit``.
+        """I/O: follow the TaskRun until it finished, following each attempt's pod log into ``emit``.
+
+        The run is followed with a watch — one long request whose events arrive as the operator writes the status,
+        so the end is seen at once and a long run costs a request a minute rather than one per ``poll_interval`` —
+        read again every :data:`RECHECK_SECONDS` in case a watch event is lost. Where a watch is refused (a role
+        without the ``watch`` verb) or keeps failing, the run is polled every ``poll_interval`` instead. A pod's log
+        is followed from the moment the run reports it ``Running`` (its main container started).
 
         With ``heartbeat_every``, refresh the run's heartbeat annotation that often while waiting (for runs with
         ``spec.heartbeatTimeoutSeconds``: if this process dies, the operator cancels the run).
@@ -253,42 +329,54 @@ class TaskRunApi:
         streamed: set[str] = set()
         last_beat = -1e9
         stream: asyncio.Task[None] | None = None
+        changes: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        watcher: asyncio.Task[None] | None = None
+        watch_failures = 0
+        loop = asyncio.get_running_loop()
         try:
+            run = await self._poll(namespace, name, poll_interval)
             while True:
-                try:
-                    run = await self.get_taskrun(namespace, name)
-                except KubeApiError as exc:
-                    if not exc.transient:
-                        raise
-                    # An API server restart or overload must not fail a long task: ask again.
-                    await asyncio.sleep(poll_interval)
-                    continue
                 if run is None:
                     raise TaskRunGone(f"TaskRun {namespace}/{name} was deleted before it finished")
-                now = asyncio.get_running_loop().time()
-                if heartbeat_every is not None and now - last_beat >= heartbeat_every and not outcome_of(run).finished:
+                state = outcome_of(run)
+                now = loop.time()
+                if heartbeat_every is not None and now - last_beat >= heartbeat_every and not state.finished:
                     with contextlib.suppress(KubeApiError):  # a missed beat is retried next time round
                         await self.heartbeat(namespace, name)
                         last_beat = now
                 pod_name = (run.get("status") or {}).get("podName")
-                if emit is not None and pod_name and pod_name not in streamed and (stream is None or stream.done()):
-                    pod = await self.get_pod(namespace, pod_name)
-                    if pod is not None and _started(pod):
-                        streamed.add(pod_name)
-                        stream = asyncio.create_task(self.follow_logs(namespace, pod_name, emit))
-                if outcome_of(run).finished:
-                    if stream is not None:
-                        # The stream ends with the container; give it a moment to deliver the last lines.
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(asyncio.shield(stream), timeout=10.0)
-                    if emit is not None and pod_name and pod_name not in streamed:
-                        text = await self.read_logs(namespace, pod_name)
-                        for line in (text or "").splitlines():
-                            emit(line)
+                if (
+                    emit is not None
+                    and pod_name
+                    and state.reason == "Running"
+                    and pod_name not in streamed
+                    and (stream is None or stream.done())
+                ):
+                    streamed.add(pod_name)
+                    stream = asyncio.create_task(self.follow_logs(namespace, pod_name, emit))
+                if state.finished:
+                    if emit is not None:
+                        await self._last_lines(namespace, pod_name if pod_name not in streamed else None, stream, emit)
                     return run
-                await asyncio.sleep(poll_interval)
+                if watcher is not None and watcher.done() and changes.empty():
+                    watch_failures = watch_failures_after(watcher, watch_failures)
+                    watcher = None
+                    # Whatever happened while no watch was open: read the run before watching again.
+                    run = await self._poll(namespace, name, poll_interval)
+                    continue
+                if watcher is None and watch_failures < WATCH_ATTEMPTS:
+                    version = str((run.get("metadata") or {}).get("resourceVersion") or "")
+                    watcher = asyncio.create_task(self._watch(namespace, name, version, changes))
+                timeout = RECHECK_SECONDS if watcher is not None else poll_interval
+                if heartbeat_every is not None:
+                    timeout = min(timeout, max(0.0, last_beat + heartbeat_every - loop.time()))
+                try:
+                    run = await asyncio.wait_for(changes.get(), timeout=max(timeout, 0.05))
+                except TimeoutError:
+                    run = await self._poll(namespace, name, poll_interval)
         finally:
-            if stream is not None and not stream.done():
-                stream.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await stream
+            for task in (stream, watcher):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task

@@ -2,9 +2,9 @@
 
 ``python run_dag.py DAG_ID RESULT_JSON [CONF_JSON]`` — the DAG is loaded from ``$AIRFLOW__CORE__DAGS_FOLDER`` by
 Airflow's DagBag (as the DAG processor would), run in this process against the migrated database of
-``$AIRFLOW_HOME``, and the result file gets the run's state, each task instance's state and try number, and the
-XCom ``return_value`` of each task. ``python run_dag.py --import-errors RESULT_JSON`` writes the folder's import
-errors instead. The tests read the result file; the task logs go to this process's output.
+``$AIRFLOW_HOME``, and the result file gets the run's state, each task instance's state, try number, start and end
+(epoch seconds), and the XCom ``return_value`` of each task. ``python run_dag.py --import-errors RESULT_JSON``
+writes the folder's import errors instead. The tests read the result file; the task logs go to this process's output.
 """
 
 from __future__ import annotations
@@ -37,7 +37,13 @@ def main(argv: list[str]) -> int:
     tasks: dict[str, Any] = {}
     with create_session() as session:
         for ti in run.get_task_instances(session=session):
-            tasks[ti.task_id] = {"state": str(ti.state), "try_number": ti.try_number}
+            tasks[ti.task_id] = {
+                "state": str(ti.state),
+                "try_number": ti.try_number,
+                # For bench/: how long each task took as Airflow saw it (the last try).
+                "start": ti.start_date.timestamp() if ti.start_date else None,
+                "end": ti.end_date.timestamp() if ti.end_date else None,
+            }
         for row in session.scalars(XComModel.get_many(run_id=run.run_id, dag_ids=dag_id, key="return_value")):
             tasks.setdefault(row.task_id, {})["xcom"] = XComModel.deserialize_value(row)
     out.write_text(json.dumps({"state": str(run.state), "run_id": run.run_id, "tasks": tasks}, default=str))

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from task_api.kube import ClusterAccess, KubeApiError, NotFound
-from task_api.kube.taskruns import TaskRunApi
+from task_api.kube.taskruns import WATCH_ATTEMPTS, TaskRunApi, watch_failures_after
 
 
 def api() -> TaskRunApi:
@@ -49,3 +49,20 @@ def test_errors_that_retrying_cannot_fix_surface(error: KubeApiError, budget: fl
         asyncio.run(api()._retrying(failing, budget=budget))
     assert caught.value is error
     assert len(calls) == calls_wanted
+
+
+def test_a_refused_watch_means_polling_and_flaky_ones_count_up() -> None:
+    async def ended(error: BaseException | None) -> int:
+        async def body() -> None:
+            if error is not None:
+                raise error
+
+        task = asyncio.create_task(body())
+        await asyncio.gather(task, return_exceptions=True)
+        return watch_failures_after(task, 1)
+
+    assert asyncio.run(ended(None)) == 0  # the server ended the watch: all is well
+    assert asyncio.run(ended(KubeApiError("WATCH x: reset", transient=True))) == 2
+    assert asyncio.run(ended(KubeApiError("WATCH x: HTTP 403", status=403))) == WATCH_ATTEMPTS  # no watch verb
+    with pytest.raises(ValueError, match="bug"):
+        asyncio.run(ended(ValueError("bug")))

@@ -22,7 +22,7 @@ from task_api.airflow.build import (
     split_aliases,
     user_config,
 )
-from task_api.airflow.naming import earlier_tries, label_value, taskrun_name
+from task_api.airflow.naming import earlier_tries, label_value, run_name, taskrun_name
 from task_api.spec import Severity, TaskTemplate
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -77,6 +77,20 @@ class TestNames:
     @pytest.mark.parametrize(("text", "want"), [("a b", "a-b"), ("-x-", "x"), ("ok.1_2", "ok.1_2"), ("é" * 70, "")])
     def test_label_values(self, text: str, want: str) -> None:
         assert label_value(text) == want
+
+    @pytest.mark.parametrize(
+        ("prefix", "run_id"),
+        [("download", "manual__2024-01-01T00:00:00.123456+00:00"), ("P" * 90, "r"), ("", "__"), ("x", "ü" * 300)],
+    )
+    def test_run_names_are_dns_labels_per_run(self, prefix: str, run_id: str) -> None:
+        name = run_name(prefix, run_id)
+        assert len(name) <= 63 and DNS_LABEL.match(name), name
+        assert name == run_name(prefix, run_id)
+        assert name != run_name(prefix, run_id + "x")
+
+    def test_run_names_stay_readable(self) -> None:
+        name = run_name("download", "manual__2024-01-01T00:00:00+00:00")
+        assert re.fullmatch(r"download-manual-2024-01-01t00-00-00-00-00-[0-9a-f]{8}", name), name
 
 
 class TestAliases:
