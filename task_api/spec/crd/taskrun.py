@@ -232,6 +232,15 @@ class TaskRunSpec(CrdModel):
         le=7 * 24 * 3600,
         description="Limit on each attempt's run time (activeDeadlineSeconds).",
     )
+    pending_timeout_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=7 * 24 * 3600,
+        description=(
+            "Limit on how long each attempt's pod may stay Pending (unscheduled, pulling its image, waiting for "
+            "volumes) before it starts running; unset: no limit. Kaapana's startup_timeout_seconds."
+        ),
+    )
     retries: RetryPolicy | None = Field(default=None, description="Retry policy.")
     cancelled: bool = Field(default=False, description="Set to true to cancel the run: its pod is stopped.")
     heartbeat_timeout_seconds: int | None = Field(
