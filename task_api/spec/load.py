@@ -41,6 +41,7 @@ __all__ = [
     "validate_document",
     "validate_processing_container",
     "validate_task",
+    "validate_value",
 ]
 
 #: Larger files are refused: a real processing-container.json is a few kilobytes.
@@ -500,3 +501,8 @@ def validate_processing_container(value: Any, *, source: str) -> ProcessingConta
 def validate_task(value: Any, *, source: str) -> Task:
     """Validate an already-decoded task value (placeholders are not filled), no positions (pure)."""
     return validate_document(_from_value(value, source=source), Task)
+
+
+def validate_value(value: Any, model: type[M], *, source: str) -> M:
+    """Validate an already-decoded value against any spec model, with the same messages, no positions (pure)."""
+    return validate_document(_from_value(value, source=source), model)
