@@ -167,7 +167,8 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         self.task_template = explicit["task_template"]
         self.env = plain(env)
         self.command = list(command) if command is not None else None
-        self.resources = plain(resources) or None
+        # Not `self.resources`: BaseOperator owns that name (Airflow's own executor resources, converted on set).
+        self.container_resources = plain(resources) or None
         self.iochannel_maps = list(explicit["iochannel_maps"] or [])
         self.inputs = dict(plain(inputs) or {})
         self.outputs = dict(plain(outputs) or {})
@@ -209,7 +210,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         except OperatorConfigError as exc:
             problems += exc.problems
         try:
-            self.resources = resource_overrides(self.resources, source=source)
+            self.container_resources = resource_overrides(self.container_resources, source=source)
         except OperatorConfigError as exc:
             problems += exc.problems
         if not self.task_template:
@@ -389,7 +390,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             outputs=outputs,
             env={k: v.value for k, v in env.items()},
             command=user.command if user.command is not None else self.command,
-            resources=self.resources,
+            resources=self.container_resources,
             image_pull_secrets=self._pull_secrets(),
             with_credentials=self.registry_username is not None,
             timeout_seconds=self._pod.timeout_seconds,
