@@ -38,14 +38,14 @@ airflow-venv: $(AIRFLOW_VENV)/.installed  ## The Airflow 3 venv (.venv-airflow):
 
 .PHONY: lint
 lint: $(VENV)/.installed  ## ruff and the import layers.
-	$(VENV)/bin/ruff check task_api tests bench examples
-	$(VENV)/bin/ruff format --check task_api tests bench
+	$(VENV)/bin/ruff check task_api task_api_operator task_api_operators tests bench examples
+	$(VENV)/bin/ruff format --check task_api task_api_operator task_api_operators tests bench
 	$(VENV)/bin/lint-imports
 
 .PHONY: format
 format: $(VENV)/.installed
-	$(VENV)/bin/ruff format task_api tests bench
-	$(VENV)/bin/ruff check --fix task_api tests bench examples
+	$(VENV)/bin/ruff format task_api task_api_operator task_api_operators tests bench
+	$(VENV)/bin/ruff check --fix task_api task_api_operator task_api_operators tests bench examples
 
 .PHONY: typecheck
 typecheck: $(VENV)/.installed  ## mypy --strict.

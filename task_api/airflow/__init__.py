@@ -8,8 +8,9 @@ Public surface::
     TaskRunTrigger                       # what a deferrable TaskRunOperator or TaskRunSensor waits on
     TaskRunFailed / TaskRunFailedFinal   # how a TaskRun that did not succeed fails the Airflow task
 
-The guide's spelling ``from task_api_operator.KaapanaTaskOperator import KaapanaTaskOperator, IOMapping`` works
-too (the ``task_api_operator`` compatibility package). Pure helpers (names, argument aliases, the TaskRun body)
+Kaapana's spelling ``from task_api_operators.KaapanaTaskOperator import KaapanaTaskOperator, IOMapping`` works
+too, and the guide's ``task_api_operator`` (singular): :class:`~task_api.airflow.kaapana.KaapanaTaskOperator` is
+the operator with Kaapana's defaults. Pure helpers (names, argument aliases, the TaskRun body)
 live in :mod:`task_api.airflow.naming` and :mod:`task_api.airflow.build` and import no Airflow; the names below
 are loaded on first use, so ``import task_api.airflow.build`` works without Airflow installed.
 """
@@ -21,13 +22,23 @@ from typing import TYPE_CHECKING, Any
 from task_api.airflow.build import IOMapping
 
 if TYPE_CHECKING:
+    from task_api.airflow.kaapana import KaapanaTaskOperator
     from task_api.airflow.operators import TaskRunFailed, TaskRunFailedFinal, TaskRunOperator
     from task_api.airflow.sensors import TaskRunSensor
     from task_api.airflow.triggers import TaskRunTrigger
 
-__all__ = ["IOMapping", "TaskRunFailed", "TaskRunFailedFinal", "TaskRunOperator", "TaskRunSensor", "TaskRunTrigger"]
+__all__ = [
+    "IOMapping",
+    "KaapanaTaskOperator",
+    "TaskRunFailed",
+    "TaskRunFailedFinal",
+    "TaskRunOperator",
+    "TaskRunSensor",
+    "TaskRunTrigger",
+]
 
 _LAZY = {
+    "KaapanaTaskOperator": "task_api.airflow.kaapana",
     "TaskRunOperator": "task_api.airflow.operators",
     "TaskRunFailed": "task_api.airflow.operators",
     "TaskRunFailedFinal": "task_api.airflow.operators",

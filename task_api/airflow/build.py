@@ -11,6 +11,9 @@ Airflow or Kubernetes:
   the task template before anything is created;
 * :func:`bind_inputs` — iochannel maps turned into ``fromTaskRun`` bindings, checked against what the upstream
   TaskRuns really produced;
+* :func:`plain` — Kaapana's ``pc_models`` objects (``BaseEnv``, ``Resources``) as the mappings they stand for;
+* :func:`pod_settings` — pod labels and annotations (checked as Kubernetes checks them), the pending and run time
+  limits (``startup_timeout_seconds``, ``execution_timeout``);
 * :func:`build_taskrun` — the TaskRun object;
 * :func:`outcome` — a TaskRun's status read as finished/succeeded/reason.
 
@@ -20,20 +23,24 @@ what was given and what is allowed, all at once.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
+
+from pydantic import BaseModel
 
 from task_api.core.taskrun.conditions import Outcome
 from task_api.core.taskrun.conditions import outcome_of as outcome
 from task_api.core.taskrun.objects import build_credentials_secret, credentials_secret_name
-from task_api.spec import Problem, Severity, SpecError, TaskTemplate
+from task_api.spec import K8sConfig, Problem, Resources, Severity, SpecError, TaskTemplate
 from task_api.spec._base import did_you_mean, quote
 from task_api.spec.crd.common import GROUP as _GROUP
 from task_api.spec.crd.common import VERSION as _VERSION
 from task_api.spec.fields import ENV_NAME_PATTERN
-from task_api.spec.load import SECRET_NAME
+from task_api.spec.load import SECRET_NAME, validate_value
 from task_api.spec.processing_container import check_env_value
 
 __all__ = [
@@ -43,6 +50,7 @@ __all__ = [
     "IOMapping",
     "OperatorConfigError",
     "Outcome",
+    "PodSettings",
     "bind_inputs",
     "build_credentials_secret",
     "build_taskrun",
@@ -50,6 +58,8 @@ __all__ = [
     "env_list",
     "outcome",
     "outputs_from_status",
+    "plain",
+    "pod_settings",
     "split_aliases",
     "user_config",
 ]
@@ -69,7 +79,10 @@ ALIASES: Mapping[str, str] = {
     "iochannel_map": "iochannel_maps",
 }
 
-#: Reasons after which trying the same thing again cannot help: the Airflow task fails without retries.
+#: Label and annotation keys under this prefix are task-api's own (the Airflow identity, the heartbeat).
+RESERVED_PREFIX = "task-api.io/"
+#: The longest pending or run time limit a TaskRun takes (the CRD's bound).
+MAX_SECONDS = 7 * 24 * 3600
 
 
 class OperatorConfigError(SpecError):
@@ -97,6 +110,144 @@ def split_aliases(kwargs: dict[str, Any], *, source: str = "TaskRunOperator") ->
     return found
 
 
+def plain(value: Any) -> Any:
+    """Pydantic models (Kaapana's ``pc_models.BaseEnv``, ``Resources``, …) as plain data, recursively (pure).
+
+    Everything else is returned as it is, so a DAG may mix models and mappings.
+    """
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_none=True)
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return value
+
+
+def resource_overrides(value: Any, *, source: str) -> dict[str, dict[str, str]] | None:
+    """``resources`` (a mapping or ``pc_models.Resources``) checked as a template's resources are (pure).
+
+    A ``None`` quantity means "not set" (Kaapana's own operators build ``Resources(limits={"cpu": None})``).
+    """
+    value = plain(value)
+    if not value:
+        return None
+    if not isinstance(value, Mapping):
+        raise OperatorConfigError(
+            source,
+            [Problem(path="resources", message="must be a mapping or pc_models.Resources", given=type(value).__name__)],
+        )
+    cleaned = {
+        kind: {k: v for k, v in group.items() if v is not None} if isinstance(group, Mapping) else group
+        for kind, group in value.items()
+        if group is not None
+    }
+    try:
+        checked = validate_value(cleaned, Resources, source=source)
+    except SpecError as exc:
+        raise OperatorConfigError(source, [_prefixed(problem, "resources") for problem in exc.problems]) from None
+    out = {"requests": dict(checked.requests), "limits": dict(checked.limits)}
+    return {kind: group for kind, group in out.items() if group} or None
+
+
+def _prefixed(problem: Problem, prefix: str) -> Problem:
+    path = f"{prefix}.{problem.path}" if problem.path else prefix
+    return Problem(path=path, message=problem.message, given=problem.given, allowed=problem.allowed)
+
+
+@dataclass(frozen=True)
+class PodSettings:
+    """What a TaskRun operator sets on the TaskRun besides the template: pod metadata and time limits."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    #: The TaskRun's ``spec.pendingTimeoutSeconds``: how long each attempt's pod may stay Pending.
+    pending_timeout_seconds: int | None = None
+    #: The TaskRun's ``spec.timeoutSeconds``: how long each attempt may run.
+    timeout_seconds: int | None = None
+
+
+def _seconds(value: Any, path: str, problems: list[Problem]) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SECONDS:
+        problems.append(
+            Problem(
+                path=path, message="not a number of seconds", given=quote(str(value)), allowed=f"1 to {MAX_SECONDS}"
+            )
+        )
+        return None
+    return value
+
+
+def _metadata(value: Any, path: str, problems: list[Problem]) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        problems.append(Problem(path=path, message="must be a mapping", given=type(value).__name__))
+        return {}
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        where = f"{path}.{key}"
+        if not isinstance(key, str):
+            problems.append(Problem(path=where, message="keys must be strings", given=type(key).__name__))
+        elif key.startswith(RESERVED_PREFIX):
+            problems.append(
+                Problem(path=where, message=f"keys under {RESERVED_PREFIX} are task-api's own", given=quote(key))
+            )
+        elif not isinstance(item, str | int | float | bool):
+            problems.append(Problem(path=where, message="values must be strings", given=type(item).__name__))
+        else:
+            out[key] = item
+    return out
+
+
+def pod_settings(
+    *,
+    labels: Any = None,
+    annotations: Any = None,
+    startup_timeout_seconds: Any = None,
+    timeout_seconds: Any = None,
+    execution_timeout: timedelta | None = None,
+    source: str,
+) -> PodSettings:
+    """Check what the operator puts on the TaskRun besides the template (pure). Raises OperatorConfigError.
+
+    ``labels`` and ``annotations`` must be what Kubernetes accepts on a pod (they reach the task pod), and not
+    under ``task-api.io/``. ``startup_timeout_seconds`` (Kaapana's name) becomes ``spec.pendingTimeoutSeconds``.
+    ``timeout_seconds`` becomes ``spec.timeoutSeconds``; without it, Airflow's ``execution_timeout`` does, so the
+    TaskRun itself ends ``TimedOut`` (left unset beyond the TaskRun's 7-day bound: Airflow still enforces it).
+    """
+    problems: list[Problem] = []
+    metadata = {
+        "labels": _metadata(labels, "labels", problems),
+        "annotations": _metadata(annotations, "annotations", problems),
+    }
+    checked_labels: dict[str, str] = {}
+    checked_annotations: dict[str, str] = {}
+    try:
+        config = validate_value({"type": "k8s", **metadata}, K8sConfig, source=source)
+    except SpecError as exc:
+        problems += exc.problems
+    else:
+        checked_labels, checked_annotations = dict(config.labels), dict(config.annotations)
+    pending = _seconds(startup_timeout_seconds, "startup_timeout_seconds", problems)
+    timeout = _seconds(timeout_seconds, "timeout_seconds", problems)
+    if timeout is None and timeout_seconds is None and execution_timeout is not None:
+        seconds = math.ceil(execution_timeout.total_seconds())
+        timeout = seconds if 1 <= seconds <= MAX_SECONDS else None
+    if problems:
+        raise OperatorConfigError(source, problems)
+    return PodSettings(
+        labels=checked_labels,
+        annotations=checked_annotations,
+        pending_timeout_seconds=pending,
+        timeout_seconds=timeout,
+    )
+
+
 @dataclass(frozen=True)
 class IOMapping:
     """Feed ``input_channel`` of this task from ``upstream_output_channel`` of ``upstream_operator``'s TaskRun.
@@ -113,6 +264,7 @@ def env_list(value: Any, *, path: str, source: str) -> dict[str, str]:
     """Env given as a mapping or as a list of ``{name, value}`` objects, as an ordered mapping (pure)."""
     problems: list[Problem] = []
     out: dict[str, str] = {}
+    value = plain(value)  # Kaapana's pc_models.BaseEnv entries
     if value is None:
         return out
     items: list[tuple[str, Any, str]]
@@ -400,6 +552,7 @@ def build_taskrun(
     image_pull_secrets: Sequence[str] = (),
     with_credentials: bool = False,
     timeout_seconds: int | None = None,
+    pending_timeout_seconds: int | None = None,
     retries: Mapping[str, Any] | None = None,
     heartbeat_timeout_seconds: int | None = None,
     labels: Mapping[str, str] | None = None,
@@ -438,6 +591,8 @@ def build_taskrun(
         spec["resources"] = {k: dict(v) for k, v in resources.items() if k in ("requests", "limits")}
     if timeout_seconds is not None:
         spec["timeoutSeconds"] = int(timeout_seconds)
+    if pending_timeout_seconds is not None:
+        spec["pendingTimeoutSeconds"] = int(pending_timeout_seconds)
     if retries:
         spec["retries"] = dict(retries)
     if heartbeat_timeout_seconds is not None:

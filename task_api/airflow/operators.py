@@ -33,12 +33,16 @@ from task_api.airflow.build import (
     EnvSource,
     IOMapping,
     OperatorConfigError,
+    PodSettings,
     UpstreamResult,
     bind_inputs,
     build_taskrun,
     check_against_template,
     env_list,
     outcome,
+    plain,
+    pod_settings,
+    resource_overrides,
     split_aliases,
     user_config,
 )
@@ -69,9 +73,11 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
 
     :param image: the processing container image (or ``processing_container``: a ProcessingContainer's name).
     :param task_template: the template identifier (the guide's ``taskTemplate``).
-    :param env: overrides, ``{"VAR": "value"}`` or ``[{"name": ..., "value": ...}]``.
+    :param env: overrides, ``{"VAR": "value"}`` or ``[{"name": ..., "value": ...}]`` (or Kaapana's
+        ``pc_models.BaseEnv`` objects).
     :param command: replaces the template's command.
-    :param resources: ``{"requests": {...}, "limits": {...}}``, replacing the template's values key by key.
+    :param resources: ``{"requests": {...}, "limits": {...}}`` (or ``pc_models.Resources``), replacing the
+        template's values key by key.
     :param iochannel_maps: :class:`IOMapping` list binding input channels to upstream outputs.
     :param inputs: other input bindings, ``{channel: {"persistentVolumeClaim": {...}} | {"hostPath": {...}}}``.
     :param outputs: output bindings (unbound outputs go to the workspace claim).
@@ -79,7 +85,12 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
     :param image_pull_secrets: dockerconfigjson Secrets (default ``$TASK_API_IMAGE_PULL_SECRETS``, comma list).
     :param registry_url: the guide's ``registryUrl``; must be the image's registry when given.
     :param registry_username: with ``registry_password``: a credentials Secret owned by the TaskRun is made.
-    :param timeout_seconds: per attempt (the pod's activeDeadlineSeconds).
+    :param timeout_seconds: per attempt (the pod's activeDeadlineSeconds); default: Airflow's
+        ``execution_timeout`` in seconds, when set.
+    :param startup_timeout_seconds: how long each attempt's pod may stay Pending (the TaskRun's
+        ``pendingTimeoutSeconds``; Kaapana's name).
+    :param labels: pod labels (Kaapana's network policies select pods by them); checked when the DAG is parsed.
+    :param annotations: pod annotations; checked when the DAG is parsed.
     :param taskrun_retries: the TaskRun's own retry policy, e.g. ``{"limit": 2, "memoryFactor": 2}``.
     :param deferrable: wait in the triggerer instead of a worker slot (the log is copied at the end).
     :param poll_interval: seconds between status reads.
@@ -110,6 +121,9 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         registry_username: str | None = None,
         registry_password: str | None = None,
         timeout_seconds: int | None = None,
+        startup_timeout_seconds: int | None = None,
+        labels: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | None = None,
         taskrun_retries: Mapping[str, Any] | None = None,
         deferrable: bool = False,
         poll_interval: float = 1.0,
@@ -137,12 +151,13 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         self.image = image
         self.processing_container = processing_container
         self.task_template = explicit["task_template"]
-        self.env = env
+        self.env = plain(env)
         self.command = list(command) if command is not None else None
-        self.resources = dict(resources) if resources else None
+        # Not `self.resources`: BaseOperator owns that name (Airflow's own executor resources, converted on set).
+        self.container_resources = plain(resources) or None
         self.iochannel_maps = list(explicit["iochannel_maps"] or [])
-        self.inputs = dict(inputs or {})
-        self.outputs = dict(outputs or {})
+        self.inputs = dict(plain(inputs) or {})
+        self.outputs = dict(plain(outputs) or {})
         self.namespace = namespace
         self.image_pull_secrets = explicit["image_pull_secrets"]
         self.registry_url = explicit["registry_url"]
@@ -150,7 +165,10 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         # Not a template field and not in repr: the password must not reach serialised DAGs or logs.
         self._registry_password: str | None = explicit["registry_password"]
         self.timeout_seconds = timeout_seconds
-        self.taskrun_retries = dict(taskrun_retries) if taskrun_retries else None
+        self.startup_timeout_seconds = startup_timeout_seconds
+        self.labels = plain(labels)
+        self.annotations = plain(annotations)
+        self.taskrun_retries = dict(plain(taskrun_retries)) if taskrun_retries else None
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.heartbeat_timeout = heartbeat_timeout
@@ -158,12 +176,29 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         self.cluster_context = cluster_context
         self._running: tuple[str, str] | None = None
         self._earlier_tries: list[str] = []
+        self._pod = PodSettings()
         self._check_arguments(source)
 
     # ------------------------------------------------------------------ checks at DAG parse time
 
     def _check_arguments(self, source: str) -> None:
         problems = []
+        try:
+            # execution_timeout is Airflow's (BaseOperator has set it, from default_args too).
+            self._pod = pod_settings(
+                labels=self.labels,
+                annotations=self.annotations,
+                startup_timeout_seconds=self.startup_timeout_seconds,
+                timeout_seconds=self.timeout_seconds,
+                execution_timeout=self.execution_timeout,
+                source=source,
+            )
+        except OperatorConfigError as exc:
+            problems += exc.problems
+        try:
+            self.container_resources = resource_overrides(self.container_resources, source=source)
+        except OperatorConfigError as exc:
+            problems += exc.problems
         if not self.task_template:
             problems.append(_problem("task_template", "required (the guide's taskTemplate)"))
         if (self.image is None) == (self.processing_container is None):
@@ -326,6 +361,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             LABEL_TASK: label_value(ti.task_id),
             LABEL_TRY: str(ti.try_number),
         }
+        ours = {k: v for k, v in labels.items() if v}
         body = build_taskrun(
             name=name,
             namespace=namespace,
@@ -336,14 +372,17 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             outputs=outputs,
             env={k: v.value for k, v in env.items()},
             command=user.command if user.command is not None else self.command,
-            resources=self.resources,
+            resources=self.container_resources,
             image_pull_secrets=self._pull_secrets(),
             with_credentials=self.registry_username is not None,
-            timeout_seconds=self.timeout_seconds,
+            timeout_seconds=self._pod.timeout_seconds,
+            pending_timeout_seconds=self._pod.pending_timeout_seconds,
             retries=self.taskrun_retries,
             heartbeat_timeout_seconds=self.heartbeat_timeout,
-            labels={k: v for k, v in labels.items() if v},
+            # The operator copies both onto the task pod; task-api.io/ keys are refused in the arguments.
+            labels={**self._pod.labels, **ours},
             annotations={
+                **self._pod.annotations,
                 ANNOTATION_DAG_ID: ti.dag_id,
                 ANNOTATION_TASK_ID: ti.task_id,
                 ANNOTATION_RUN: ti.run_id,

@@ -4,8 +4,8 @@ Both front ends read a TaskRun the same way, so a run fails the Airflow task the
 
 * :func:`namespace_for` — the namespace default (``$TASK_API_NAMESPACE``, else the kubeconfig context's);
 * :func:`copy_attempt_logs` — every attempt's pod log copied into the task log once the run finished;
-* :func:`finish` — the ``Succeeded`` condition (:func:`task_api.core.taskrun.conditions.outcome_of`) turned into the XCom
-  value, or into :class:`TaskRunFailed` / :class:`TaskRunFailedFinal` (the reasons another try cannot fix are
+* :func:`finish` — the ``Succeeded`` condition (:func:`task_api.core.taskrun.conditions.outcome_of`) turned into
+  the XCom value, or into :class:`TaskRunFailed` / :class:`TaskRunFailedFinal` (the reasons another try cannot fix are
   :data:`task_api.core.taskrun.conditions.NOT_RETRYABLE`).
 
 The exception tree::

@@ -1,7 +1,8 @@
 """``task-api inspect IMAGE`` (alias ``processing-container``, Kaapana's name): show an image's templates.
 
 Reads ``processing-container.json`` out of an image in a registry without pulling it (or, with ``--local``,
-out of the local Docker engine without running it) and prints its templates as a table — identifier,
+out of the local Docker engine without running it; Kaapana's ``--mode docker`` is ``--local`` and its
+``--mode k8s`` the registry, the default) and prints its templates as a table — identifier,
 description, inputs, outputs, configurable environment — or, with ``--output json``, the file plus the
 resolved digest.
 
@@ -61,6 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="allow plain HTTP to this registry (loopback registries always may); repeatable",
     )
     parser.add_argument("--local", action="store_true", help="read the image from the local Docker engine")
+    parser.add_argument(
+        "--mode",
+        choices=("docker", "k8s"),
+        help="Kaapana's spelling: docker reads the local Docker engine (as --local), k8s the registry the cluster "
+        "pulls from (the default)",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="network timeout in seconds")
 
 
@@ -147,7 +154,10 @@ def run(
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     prog = f"task-api {getattr(args, 'command', None) or COMMAND}"
     try:
-        if args.local:
+        mode = getattr(args, "mode", None)
+        if mode == "k8s" and args.local:
+            raise _Usage("--mode k8s reads the registry; --local reads the Docker engine: give one of them")
+        if args.local or mode == "docker":
             if args.username:
                 raise _Usage("--local reads the local Docker engine; --username does not apply")
             inspection = inspect_local_image(args.image, timeout=args.timeout)

@@ -1,4 +1,4 @@
-"""``task-api logs RUN [--follow]`` — print a run's container output.
+"""``task-api logs RUN [--follow]`` — print a run's container output (``--watch``: Kaapana's spelling of --follow).
 
 ``RUN`` is a ``task_run-<id>.json`` record or a run ID (looked up in ``--dir``, default the current directory).
 The container's stdout goes to stdout and its stderr to stderr, byte for byte. ``--follow`` keeps streaming
@@ -21,7 +21,14 @@ def add_parser(subparsers: Any) -> None:
         "logs", help="print a local run's output", description=__doc__.split("\n\n")[1] if __doc__ else None
     )
     add_run_argument(parser)
-    parser.add_argument("--follow", "-f", action="store_true", help="keep streaming until the container stops")
+    parser.add_argument(
+        "--follow",
+        "-f",
+        "--watch",
+        action="store_true",
+        help="keep streaming until the container stops (--watch: Kaapana's spelling)",
+    )
+    parser.add_argument("--no-watch", dest="follow", action="store_false", help="print what is there and stop")
     parser.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
 
 

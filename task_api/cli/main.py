@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "logs": "task_api.cli.logs",
     "status": "task_api.cli.status",
     "wait": "task_api.cli.wait",
+    "check-task-run": "task_api.cli.check_task_run",  # Kaapana's name: wait, then status
     "stop": "task_api.cli.stop",
     "list": "task_api.cli.list",
     "rm": "task_api.cli.rm",

@@ -46,7 +46,12 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("task", type=Path, metavar="TASK.json", help="the task file")
     parser.add_argument("--mode", choices=["docker", "k8s"], default="docker", help="where to run (default docker)")
-    parser.add_argument("--watch", action="store_true", help="follow the output until the container stops")
+    parser.add_argument(
+        "--watch",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="follow the output until the container stops",
+    )
     parser.add_argument(
         "--namespace", "-n", help="k8s mode: the namespace (default: config.namespace, else the kube context's)"
     )
@@ -61,8 +66,9 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--monitor-memory",
-        action="store_true",
-        help="wait for the end, record the peak memory and compare it with the scale rules",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="wait for the end, record the peak memory and compare it with the scale rules (default: off)",
     )
     add_engine_argument(parser)
 

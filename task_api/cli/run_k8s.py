@@ -49,7 +49,8 @@ def run_k8s(args: argparse.Namespace) -> int:
 
     path: Path = args.task
     try:
-        task = parse_task(path.read_bytes(), source=str(path), environ=os.environ)
+        parse_warnings: list[Problem] = []
+        task = parse_task(path.read_bytes(), source=str(path), environ=os.environ, warnings=parse_warnings)
         config = task.config
         namespace = args.namespace or getattr(config, "namespace", None)
         name = taskrun_name(task.name, unique=uuid.uuid4().hex)
@@ -65,7 +66,7 @@ def run_k8s(args: argparse.Namespace) -> int:
     except SpecError as exc:
         _say(str(exc))
         return 1
-    for warning in warnings:
+    for warning in [*parse_warnings, *warnings]:
         _say(warning.format(str(path)))
     try:
         return asyncio.run(

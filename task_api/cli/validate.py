@@ -174,11 +174,13 @@ def _check(args: argparse.Namespace, report: Report) -> None:
         return
 
     fill_placeholders(document, os.environ)
+    parse_warnings: list[Problem] = []
     try:
-        task = validate_document(document, Task)
+        task = validate_document(document, Task, warnings=parse_warnings)
     except SpecError as exc:
         report.problems = exc.problems
         return
+    report.problems = parse_warnings
     pc = None
     if args.template:
         report.template_file = args.template
@@ -203,7 +205,7 @@ def _check(args: argparse.Namespace, report: Report) -> None:
     except SpecError as exc:
         report.problems = _locate_task_problems(exc.problems, document)
         return
-    report.problems = _locate_task_problems(resolved.warnings, document)
+    report.problems = parse_warnings + _locate_task_problems(resolved.warnings, document)
     report.summary = summary + f" (merged with {'its inline template' if pc is None else args.template})"
 
 

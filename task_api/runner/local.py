@@ -100,7 +100,7 @@ class Prepared:
 # -- step 1: the task file -------------------------------------------------------------------------------------
 
 
-def _read_task(task_file: Path, environ: Mapping[str, str]) -> tuple[Task, str]:
+def _read_task(task_file: Path, environ: Mapping[str, str], warnings: list[Problem]) -> tuple[Task, str]:
     source = str(task_file)
     try:
         data = task_file.read_bytes()
@@ -115,7 +115,7 @@ def _read_task(task_file: Path, environ: Mapping[str, str]) -> tuple[Task, str]:
     # The steps of parse_task, keeping the document: its text locates later problems (line:column).
     document = decode_document(data, source=source)
     fill_placeholders(document, environ)
-    return validate_document(document, Task), document.text
+    return validate_document(document, Task, warnings=warnings), document.text
 
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -269,8 +269,11 @@ def prepare(
     docker_host: str | None = None,
 ) -> Prepared:
     """Check and plan a run of ``task_file``; creates nothing (I/O: reads, measures, may pull the image)."""
-    task, text = _read_task(task_file, options.environ)
+    parse_warnings: list[Problem] = []
+    task, text = _read_task(task_file, options.environ, parse_warnings)
     source = str(task_file)
+    for warning in parse_warnings:
+        report(f"warning: {warning.format(source)}")
     info = _ensure_image(engine, task, pull=options.pull, report=report, on_pull=on_pull)
     container = None
     if isinstance(task.taskTemplate, str):

@@ -119,6 +119,9 @@ class SpecModel(BaseModel):
 
     #: Keys tolerated without a field (e.g. ``$schema`` at the top of a file); subclasses extend this.
     tolerated_keys: ClassVar[frozenset[str]] = frozenset()
+    #: Deprecated spellings of fields, ``{old key: field key}``: read as the field, with a warning saying what to
+    #: write instead; giving both is an error.
+    renamed_keys: ClassVar[Mapping[str, str]] = {}
 
     @classmethod
     def cross_check(cls, data: Mapping[str, Any]) -> list[CrossProblem]:
@@ -146,6 +149,9 @@ class SpecModel(BaseModel):
         kept: dict[str, Any] = {}
         for key, value in data.items():
             if isinstance(key, str) and (key.startswith(EXTENSION_PREFIX) or key in cls.tolerated_keys):
+                continue
+            if key in cls.renamed_keys and key not in names:
+                cls._rename(data, str(key), value, kept, collector)
                 continue
             if key in names or collector is None:
                 kept[key] = value
@@ -175,6 +181,40 @@ class SpecModel(BaseModel):
                 {"message": message, "given": given, "allowed": allowed, "subpath": subpath},
             )
         return result
+
+    @classmethod
+    def _rename(
+        cls, data: Mapping[str, Any], key: str, value: Any, kept: dict[str, Any], collector: Collector | None
+    ) -> None:
+        current = cls.renamed_keys[key]
+        if current in data:
+            finding = Finding(
+                owner=id(data),
+                subpath=(key,),
+                message=f"{key!r} is a deprecated spelling of {current!r}, which is given too: remove {key!r}",
+                given=quote(key),
+                allowed=quote(current),
+                at_key=True,
+            )
+            if collector is None:
+                raise PydanticCustomError(
+                    "spec", "{message}", {"message": finding.message, "given": finding.given, "subpath": (key,)}
+                )
+            collector.add(finding)
+            return
+        kept[current] = value
+        if collector is not None:
+            collector.add(
+                Finding(
+                    owner=id(data),
+                    subpath=(key,),
+                    message=f"deprecated spelling: write {current!r} instead of {key!r} (same content)",
+                    given=quote(key),
+                    allowed=quote(current),
+                    severity=Severity.WARNING,
+                    at_key=True,
+                )
+            )
 
 
 def _scalar_to_str(value: Any) -> Any:

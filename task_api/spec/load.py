@@ -28,7 +28,7 @@ from task_api.spec._base import Collector, Finding
 from task_api.spec._jsonpos import line_column, locate
 from task_api.spec.errors import Problem, Severity, SpecError, format_path
 from task_api.spec.processing_container import ProcessingContainer
-from task_api.spec.task import Task
+from task_api.spec.task import ChannelBinding, Task
 
 __all__ = [
     "MAX_BYTES",
@@ -41,6 +41,7 @@ __all__ = [
     "validate_document",
     "validate_processing_container",
     "validate_task",
+    "validate_value",
 ]
 
 #: Larger files are refused: a real processing-container.json is a few kilobytes.
@@ -237,8 +238,19 @@ def _walk(value: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tuple[Any, tu
             stack.extend((v, (*here, i)) for i, v in enumerate(node))
 
 
-def fill_placeholders(document: Document, environ: Mapping[str, str]) -> None:
-    """Step 3: replace ``{{ env.NAME }}`` in string values, in place; problems go to ``document`` (pure)."""
+def fill_placeholders(
+    document: Document,
+    environ: Mapping[str, str],
+    *,
+    optional: frozenset[tuple[str, ...]] | None = None,
+) -> None:
+    """Step 3: replace ``{{ env.NAME }}`` in string values, in place; problems go to ``document`` (pure).
+
+    An unset variable is an error naming it, except where the whole value would be empty and its field is
+    ``optional`` (a path such as ``("config", "namespace")``; default: :attr:`Task.unset_means_absent`): then the
+    value becomes ``""`` — "not set", as Kaapana's rendering leaves it — and a warning says so.
+    """
+    optional = Task.unset_means_absent if optional is None else optional
     for node, here in list(_walk(document.value)):
         items: list[tuple[Any, Any]] = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
         for key, value in items:
@@ -260,6 +272,19 @@ def fill_placeholders(document: Document, environ: Mapping[str, str]) -> None:
 
             filled = _PLACEHOLDER.sub(replace, value)
             loc = (*here, key)
+            if missing and not unsupported and loc in optional and not _PLACEHOLDER.sub("", filled).strip():
+                # Kaapana renders an unset variable as "" and its models read "" in these fields as "not set".
+                document.problems.append(
+                    _located(
+                        document,
+                        loc,
+                        f"environment variable {', '.join(missing)} is not set: this optional field is left unset",
+                        given=value[:60],
+                        severity=Severity.WARNING,
+                    )
+                )
+                node[key] = ""
+                continue
             for name in missing:
                 document.problems.append(
                     _located(
@@ -311,6 +336,25 @@ def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
         if isinstance(part, str) and "[" in part and part.endswith("]"):  # e.g. function-after[...]
             continue
         out.append(part)
+    return tuple(out)
+
+
+#: Deprecated spellings the models read (old key -> field): problems inside them are reported where the file has them.
+_RENAMED: Mapping[str, str] = {**ChannelBinding.renamed_keys}
+
+
+def _as_spelled(root: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """``loc`` with each field the file spells the deprecated way spelled as in the file (pure)."""
+    node = root
+    out: list[str | int] = []
+    for part in loc:
+        if isinstance(node, dict) and part not in node:
+            part = next((old for old, new in _RENAMED.items() if new == part and old in node), part)  # noqa: PLW2901
+        out.append(part)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
     return tuple(out)
 
 
@@ -374,6 +418,7 @@ def _translate(document: Document, error: Mapping[str, Any]) -> Problem:
         message = "must be a string"
     elif kind == "extra_forbidden":
         message = "unknown field"
+    loc = _as_spelled(document.value, loc)
     if _is_secret(document.value, loc):
         given = "<redacted>" if given is not None else None
     at_key = kind == "extra_forbidden"
@@ -399,8 +444,12 @@ def _finding_problem(document: Document, finding: Finding, paths: Mapping[int, t
     )
 
 
-def validate_document(document: Document, model: type[M]) -> M:
-    """Step 4: validate a decoded document; SpecError lists every problem, sorted by position (pure)."""
+def validate_document(document: Document, model: type[M], *, warnings: list[Problem] | None = None) -> M:
+    """Step 4: validate a decoded document; SpecError lists every problem, sorted by position (pure).
+
+    On success the warnings (a deprecated spelling, an unset placeholder left out) are appended to ``warnings``
+    when a list is given.
+    """
     collector = Collector()
     result: M | None = None
     problems = list(document.problems)
@@ -411,15 +460,17 @@ def validate_document(document: Document, model: type[M]) -> M:
     paths = {id(node): here for node, here in _walk(document.value)}
     problems += [_finding_problem(document, f, paths) for f in [*document.findings, *collector.findings]]
     # A value whose placeholder could not be filled is already reported; its knock-on errors would only confuse.
-    unfilled = {p.path for p in document.problems}
+    unfilled = {p.path for p in document.problems if p.severity is Severity.ERROR}
     problems = [p for p in problems if p in document.problems or p.path not in unfilled]
     if not document.has_positions:
         problems = [dataclasses.replace(p, line=None, column=None) for p in problems]
     errors = [p for p in problems if p.severity is Severity.ERROR]
+    unique = list(dict.fromkeys(problems))
+    unique.sort(key=lambda p: (p.line or 0, p.column or 0, p.path))
     if errors or result is None:
-        unique = list(dict.fromkeys(problems))
-        unique.sort(key=lambda p: (p.line or 0, p.column or 0, p.path))
         raise SpecError(document.source, unique)
+    if warnings is not None:
+        warnings.extend(unique)
     return result
 
 
@@ -428,11 +479,16 @@ def parse_processing_container(data: bytes | str, *, source: str) -> ProcessingC
     return validate_document(decode_document(data, source=source), ProcessingContainer)
 
 
-def parse_task(data: bytes | str, *, source: str, environ: Mapping[str, str]) -> Task:
-    """Decode a task.json, fill ``{{ env.NAME }}`` from ``environ`` and validate (pure). Raises SpecError."""
+def parse_task(
+    data: bytes | str, *, source: str, environ: Mapping[str, str], warnings: list[Problem] | None = None
+) -> Task:
+    """Decode a task.json, fill ``{{ env.NAME }}`` from ``environ`` and validate (pure). Raises SpecError.
+
+    Warnings go to ``warnings`` when a list is given.
+    """
     document = decode_document(data, source=source)
-    fill_placeholders(document, environ)
-    return validate_document(document, Task)
+    fill_placeholders(document, environ, optional=Task.unset_means_absent)
+    return validate_document(document, Task, warnings=warnings)
 
 
 def _from_value(value: Any, *, source: str) -> Document:

@@ -55,6 +55,12 @@ class EnvType(enum.StrEnum):
     FLOAT = "float"
     BOOL = "bool"
 
+    @classmethod
+    def _missing_(cls, value: object) -> EnvType | None:
+        # Kaapana's guide documents the types as "boolean, string, int" and its earlier schema enumerated
+        # "boolean": the same type, another spelling.
+        return cls.BOOL if value == "boolean" else None
+
 
 _INT_RE = re.compile(r"^[+-]?[0-9]+$")
 _BOOL_VALUES = ("true", "false", "True", "False", "1", "0")

@@ -79,12 +79,21 @@ def _allow_null(schema: dict[str, Any], *, top: str) -> None:
             definition["properties"][field_name] = {"anyOf": [prop, {"type": "null"}], **kept}
 
 
+def _add_env_type_spellings(schema: dict[str, Any]) -> None:
+    # EnvType reads Kaapana's "boolean" as "bool" (its _missing_ hook), which pydantic's generator cannot see.
+    env_type = schema.get("$defs", {}).get("EnvType")
+    if env_type is not None and "boolean" not in env_type["enum"]:
+        env_type["enum"].append("boolean")
+        env_type["description"] += ' "boolean" is read as "bool".'
+
+
 def json_schema(kind: SchemaKind) -> dict[str, Any]:
     """The JSON Schema of a processing-container.json (``pc``) or a task.json (``task``) (pure)."""
     model = ProcessingContainer if kind == "pc" else Task
     generated = copy.deepcopy(model.model_json_schema(mode="validation"))
     _add_complexity_string(generated)
     _allow_null(generated, top=kind)
+    _add_env_type_spellings(generated)
     properties = {
         "$schema": {
             "type": "string",

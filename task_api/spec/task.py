@@ -108,6 +108,15 @@ def _none_to_empty_list(value: Any) -> Any:
     return [] if value is None else value
 
 
+def _empty_to_none(value: Any) -> Any:
+    # Kaapana renders an unset {{ env.X }} as "" and means "not set" by it; "" is no valid value of these fields.
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+#: An optional string field where an empty value means "not set".
+Unset = BeforeValidator(_empty_to_none)
+
+
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
 NoSpace = Annotated[str, AfterValidator(_no_space)]
@@ -190,6 +199,9 @@ class VolumeSource(SpecModel):
 class ChannelBinding(SpecModel):
     """task.json's binding of a channel name to storage; a scale rule here replaces the template's."""
 
+    # Kaapana's published guide still teaches `"input": {"host_path": ...}` (its models' older field name).
+    renamed_keys: ClassVar[Mapping[str, str]] = {"input": "volume_source"}
+
     name: ChannelName
     volume_source: VolumeSource
     scale_rule: Annotated[ScaleRule | None, BeforeValidator(complexity_shorthand)] = None
@@ -212,13 +224,22 @@ class DockerConfig(SpecModel):
 class K8sConfig(SpecModel):
     """Settings for running on Kubernetes (operator, Airflow)."""
 
+    #: Fields where an empty string (or a placeholder naming an unset variable) means "not set".
+    EMPTY_MEANS_UNSET: ClassVar[tuple[str, ...]] = (
+        "namespace",
+        "registryUrl",
+        "registryUsername",
+        "registryPassword",
+        "imagePullPolicy",
+    )
+
     type: Literal["k8s"]
-    namespace: DnsLabel | None = None
-    registryUrl: NoSpace | None = None
-    registryUsername: str | None = None
-    registryPassword: SecretStr | None = None
+    namespace: Annotated[DnsLabel | None, Unset] = None
+    registryUrl: Annotated[NoSpace | None, Unset] = None
+    registryUsername: Annotated[str | None, Unset] = None
+    registryPassword: Annotated[SecretStr | None, Unset] = None
     imagePullSecrets: Annotated[list[DnsSubdomain], BeforeValidator(_none_to_empty_list)] = Field(default_factory=list)
-    imagePullPolicy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    imagePullPolicy: Annotated[Literal["Always", "IfNotPresent", "Never"] | None, Unset] = None
     labels: Annotated[
         dict[Annotated[str, AfterValidator(_label_key)], Annotated[ScalarStr, AfterValidator(_label_value)]],
         BeforeValidator(_none_to_empty_dict),
@@ -255,6 +276,10 @@ class Task(SpecModel):
     """The contents of ``task.json``."""
 
     tolerated_keys: ClassVar[frozenset[str]] = frozenset({"$schema"})
+    #: Where a ``{{ env.NAME }}`` naming an unset variable means "not set" instead of an error.
+    unset_means_absent: ClassVar[frozenset[tuple[str, ...]]] = frozenset(
+        ("config", name) for name in K8sConfig.EMPTY_MEANS_UNSET
+    )
 
     name: Annotated[str, Field(min_length=1)]
     image: NoSpace

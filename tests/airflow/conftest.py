@@ -4,8 +4,8 @@ Airflow pins many packages, so it lives in ``.venv-airflow`` (``make airflow-ven
 fixture: a no-op when warm). The tests themselves run in the project's venv and drive Airflow in subprocesses
 with that venv's python, as a scheduler would run a task: ``tests/airflow/run_dag.py`` loads the DAGs from a
 DAGS_FOLDER with Airflow's DagBag and runs one with ``dag.test()`` against ``$AIRFLOW_HOME`` (migrated with
-``airflow db migrate``). The DAGS_FOLDER holds ``examples/04-airflow/dags`` (the guide's DAG among them) and
-``tests/airflow/dags``.
+``airflow db migrate``). The DAGS_FOLDER holds ``examples/04-airflow/dags`` (the guide's DAG among them),
+``tests/airflow/dags``, and Kaapana's dummy workflow DAG rendered as Kaapana's Helm chart renders it.
 
 Cluster-side fixtures come from ``tests/e2e/conftest.py``: the deployed operator, the example image pushed to the
 test bed registry, and ``run_ns`` (a namespace with the pull secret and the workspace claim).
@@ -27,6 +27,8 @@ import pytest
 
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import PULL_SECRET, Namespace
+from tests.fixtures.docker import DockerEngine
+from tests.fixtures.kaapana import dummy_context, render_dag
 from tests.fixtures.testbed import Testbed
 
 # The end-to-end fixtures, registered here too (tests/conftest.py registers only tests/fixtures/).
@@ -91,6 +93,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Airflow:
     for dag_file in (HERE / "dags").glob("*.py"):
         if dag_file.name != "__init__.py":
             shutil.copy(dag_file, dags / dag_file.name)
+    render_dag(dags)  # Kaapana's dummy workflow, {{ dag_id }} filled in
     flow = Airflow(home=home, dags=dags, python=AIRFLOW_VENV / "bin" / "python")
     migrated = flow.airflow("db", "migrate")
     if migrated.returncode != 0:
@@ -125,6 +128,31 @@ class DagRun:
 def guide_image(example_image: Callable[[str], str]) -> str:
     """The example image with the guide's three templates, in the test bed registry."""
     return example_image("04-airflow")
+
+
+@dataclass(frozen=True)
+class KaapanaImage:
+    """Where Kaapana's dummy image is: its DAGs name it ``f"{DEFAULT_REGISTRY}/dummy:{KAAPANA_BUILD_VERSION}"``."""
+
+    default_registry: str
+    build_version: str
+
+    def env(self) -> dict[str, str]:
+        """What the DAGs' ``kaapana.blueprints.kaapana_global_variables`` stand-in reads."""
+        return {"DEFAULT_REGISTRY": self.default_registry, "KAAPANA_BUILD_VERSION": self.build_version}
+
+
+@pytest.fixture(scope="session")
+def kaapana_image(
+    testbed: Testbed, docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory
+) -> KaapanaImage:
+    """Kaapana's dummy workflow image (pc-dummy-workflow.json, busybox scripts) pushed to the test bed registry."""
+    image = KaapanaImage(default_registry=f"{testbed.registry}/kaapana", build_version="e2e")
+    ref = f"{image.default_registry}/dummy:{image.build_version}"
+    docker_engine.login(testbed.registry, testbed.registry_user, testbed.registry_password)
+    docker_engine.build(dummy_context(tmp_path_factory.mktemp("kaapana-dummy")), ref)
+    docker_engine.push(ref)
+    return image
 
 
 @pytest.fixture

@@ -293,8 +293,8 @@ class TaskRunSpec(CrdModel):
         le=30 * 24 * 3600,
         description=(
             "How long the run may wait for things that may never come — a claim that does not exist, room in a "
-            "ResourceQuota, a node for its pod — before it fails (default: the operator's "
-            "TASK_API_PENDING_TIMEOUT_SECONDS)."
+            "ResourceQuota, a node for its pod (unscheduled, pulling its image) — before it fails (default: the "
+            "operator's TASK_API_PENDING_TIMEOUT_SECONDS). Kaapana's startup_timeout_seconds."
         ),
     )
 

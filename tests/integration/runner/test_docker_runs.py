@@ -19,6 +19,7 @@ import pytest
 
 from task_api.runner.engine import DockerEngine
 from tests.fixtures.docker import BUSYBOX_DOCKERFILE, ROOT, make_context
+from tests.fixtures.kaapana import dummy_context
 from tests.integration.runner.conftest import (
     EXAMPLE,
     EXAMPLE_TAG,
@@ -509,3 +510,71 @@ class TestKaapanaFiles:
         assert all(c["read_only"] for c in record["inputs"])
         for text in (done.stdout, done.stderr, record_text):
             assert secret not in text
+
+
+class TestKaapanaWorkflowFiles:
+    """Kaapana's dummy workflow image and its task files, used the way Kaapana's own tests and CLI use them."""
+
+    @pytest.fixture
+    def workflow_image(self, docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+        """The ``registryUrl`` under which ``dummy:latest`` (pc-dummy-workflow.json, busybox scripts) is."""
+        prefix = f"task-api-test/kaapana-workflow-{time.time_ns()}"
+        docker_engine.build(dummy_context(tmp_path_factory.mktemp("kaapana-workflow")), f"{prefix}/dummy:latest",
+                            labels=TEST_LABEL)  # fmt: skip
+        return prefix
+
+    def test_upstream_then_downstream_with_only_two_variables_and_kaapanas_spellings(
+        self, tmp_path: Path, workflow_image: str, cli: Cli, cleanup: list[str]
+    ) -> None:
+        compat = TestKaapanaFiles.COMPAT
+        shutil.copy2(compat / "task-upstream.json", tmp_path / "task-upstream.json")
+        shutil.copy2(compat / "task-downstream.json", tmp_path / "task-downstream.json")
+        data = tmp_path / "data"
+        # What Kaapana's tests export; namespace and the registry credentials stay unset ("not set").
+        env = {"registryUrl": workflow_image, "output_dir": str(data)}
+        for name in ("namespace", "registryUsername", "registryPassword"):
+            env[name] = ""
+        started = cli("run", "task-upstream.json", "--mode", "docker", "--no-monitor-memory", env=env)
+        assert started.returncode == 0, started.stderr
+        assert "config.namespace: environment variable namespace is not set" not in started.stderr  # set, to ""
+        record = record_of(started, tmp_path)
+
+        checked = cli("check-task-run", record.name)  # Kaapana's default --watch: waits for the end
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "state:" in checked.stdout and "Completed" in checked.stdout, checked.stdout
+        assert "exit code:   0" in checked.stdout
+        logs = cli("logs", record.name, "--watch")
+        assert logs.returncode == 0, logs.stderr
+        assert logs.stdout.startswith("Hello channel 1!\nHello channel 2!\n"), logs.stdout
+        assert (data / "dummy" / "channel2" / "dummy.txt").read_text() == "Hello channel 2!"
+
+        downstream = cli("run", "task-downstream.json", "--mode", "docker", "--watch", env={**env, "TIME_SLEEP": "0"})
+        assert downstream.returncode == 0, downstream.stderr
+        assert "downstream read channel1/dummy.txt: Hello channel 1!" in downstream.stdout
+        assert "downstream read channel2/dummy.txt: Hello channel 2!" in downstream.stdout
+        assert json.loads(record_of(downstream, tmp_path).read_text())["limits"] == {"memory": "50Mi"}
+
+    def test_unset_variables_are_not_set_with_a_warning(
+        self, tmp_path: Path, workflow_image: str, cli: Cli, cleanup: list[str]
+    ) -> None:
+        shutil.copy2(TestKaapanaFiles.COMPAT / "task-upstream.json", tmp_path / "task.json")
+        env = {"registryUrl": workflow_image, "output_dir": str(tmp_path / "data")}
+        clean = {
+            k: v for k, v in cli_env(env).items() if k not in ("namespace", "registryUsername", "registryPassword")
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "task_api.cli", "run", "task.json", "--mode", "docker", "--watch"],
+            cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        for name in ("namespace", "registryUsername", "registryPassword"):
+            assert f"config.{name}: environment variable {name} is not set: this optional field is left unset" in (
+                done.stderr
+            )
+        assert "Hello channel 1!" in done.stdout
+
+    def test_processing_container_mode_docker_reads_the_local_engine(self, workflow_image: str, cli: Cli) -> None:
+        done = cli("processing-container", f"{workflow_image}/dummy:latest", "--mode", "docker", "--output", "json")
+        assert done.returncode == 0, done.stderr
+        document = json.loads(done.stdout)["processing_container"]
+        assert [t["identifier"] for t in document["templates"]] == ["upstream", "downstream"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,12 +18,17 @@ from task_api.airflow.build import (
     build_credentials_secret,
     build_taskrun,
     check_against_template,
+    env_list,
     outcome,
     outputs_from_status,
+    plain,
+    pod_settings,
+    resource_overrides,
     split_aliases,
     user_config,
 )
 from task_api.airflow.naming import earlier_tries, label_value, run_name, taskrun_name
+from task_api.processing_container import pc_models
 from task_api.spec import Severity, TaskTemplate
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -277,6 +283,13 @@ class TestBody:
             },
         }
 
+    def test_pending_timeout(self) -> None:
+        body = build_taskrun(name="r", namespace="ns", task_template="t", image="i", pending_timeout_seconds=3600)
+        assert body["spec"]["pendingTimeoutSeconds"] == 3600
+        assert (
+            "pendingTimeoutSeconds" not in build_taskrun(name="r", namespace="ns", task_template="t", image="i")["spec"]
+        )
+
     def test_processing_container_ref_and_the_one_of_rule(self) -> None:
         body = build_taskrun(name="r", namespace="ns", task_template="t", processing_container="pc")
         assert body["spec"] == {"taskTemplate": "t", "processingContainerRef": {"name": "pc"}}
@@ -322,3 +335,88 @@ class TestOutcome:
     def test_outputs(self) -> None:
         status = {"outputs": [{"name": "o", "claimName": "ws", "subPath": "p", "hostPath": None}, {"x": 1}]}
         assert outputs_from_status(status) == {"o": {"claimName": "ws", "subPath": "p"}}
+
+
+class TestKaapanaArguments:
+    """What Kaapana's KaapanaTaskOperator takes, as the TaskRun gets it."""
+
+    def test_pc_models_env_and_resources_are_mappings(self) -> None:
+        env = [pc_models.BaseEnv(name="PACS_PORT", value="11112"), {"name": "DATASET", "value": "head"}]
+        assert env_list(env, path="env", source="dag") == {"PACS_PORT": "11112", "DATASET": "head"}
+        templated = [pc_models.TaskTemplateEnv(name="A", value=1, choices=["1"])]
+        assert env_list(templated, path="env", source="dag") == {"A": "1"}
+        resources = pc_models.Resources(limits={"memory": "4Gi", "cpu": None}, requests={"memory": "1Gi"})
+        assert plain(resources) == {"limits": {"memory": "4Gi", "cpu": None}, "requests": {"memory": "1Gi"}}
+        # A None quantity means "not set" (Kaapana's own operators build such Resources).
+        assert resource_overrides(resources, source="dag") == {
+            "requests": {"memory": "1Gi"},
+            "limits": {"memory": "4Gi"},
+        }
+        assert resource_overrides(pc_models.Resources(), source="dag") is None
+
+    def test_bad_resources_are_refused_with_their_path(self) -> None:
+        with pytest.raises(OperatorConfigError) as caught:
+            resource_overrides({"limits": {"memroy": "1Gi", "cpu": "lots"}}, source="dag")
+        text = str(caught.value)
+        assert "resources.limits.memroy: unknown resource (did you mean 'memory'?)" in text
+        assert "resources.limits.cpu" in text and '"lots"' in text
+
+    def test_kaapana_defaults_become_the_taskrun_limits(self) -> None:
+        pod = pod_settings(
+            labels={"network-access-ctp": "true"},
+            annotations={"example.org/note": "free text: any value"},
+            startup_timeout_seconds=3600,
+            execution_timeout=timedelta(minutes=90),
+            source="dag",
+        )
+        assert pod.labels == {"network-access-ctp": "true"}
+        assert pod.annotations == {"example.org/note": "free text: any value"}
+        assert (pod.pending_timeout_seconds, pod.timeout_seconds) == (3600, 5400)
+        body = build_taskrun(
+            name="r",
+            namespace="ns",
+            task_template="t",
+            image="i",
+            timeout_seconds=pod.timeout_seconds,
+            pending_timeout_seconds=pod.pending_timeout_seconds,
+            labels=pod.labels,
+            annotations=pod.annotations,
+        )
+        assert (body["spec"]["pendingTimeoutSeconds"], body["spec"]["timeoutSeconds"]) == (3600, 5400)
+        assert body["metadata"]["labels"] == {"network-access-ctp": "true"}
+
+    def test_timeout_seconds_wins_over_execution_timeout(self) -> None:
+        pod = pod_settings(timeout_seconds=60, execution_timeout=timedelta(hours=1), source="dag")
+        assert pod.timeout_seconds == 60
+        # Beyond the TaskRun's 7-day bound the TaskRun has no limit; Airflow's own still applies.
+        assert pod_settings(execution_timeout=timedelta(days=8), source="dag").timeout_seconds is None
+        assert pod_settings(execution_timeout=timedelta(seconds=1.5), source="dag").timeout_seconds == 2
+
+    @pytest.mark.parametrize(
+        ("kwargs", "path", "message"),
+        [
+            ({"labels": {"network access": "true"}}, "labels.network access", "not a Kubernetes label key"),
+            ({"labels": {"team": "a/b"}}, "labels.team", "not a Kubernetes label value"),
+            ({"labels": {"k": "v" * 64}}, "labels.k", "not a Kubernetes label value"),
+            ({"labels": {"-bad.example.org/x": "v"}}, "labels.-bad.example.org/x", "not a Kubernetes label key"),
+            ({"labels": {"task-api.io/airflow-task": "x"}}, "labels.task-api.io/airflow-task", "task-api's own"),
+            ({"labels": {"k": ["v"]}}, "labels.k", "values must be strings"),
+            ({"labels": ["k"]}, "labels", "must be a mapping"),
+            ({"annotations": {"not a key": "v"}}, "annotations.not a key", "not a Kubernetes label key"),
+            ({"annotations": {"task-api.io/heartbeat": "x"}}, "annotations.task-api.io/heartbeat", "task-api's own"),
+            ({"startup_timeout_seconds": 0}, "startup_timeout_seconds", "not a number of seconds"),
+            ({"startup_timeout_seconds": "3600"}, "startup_timeout_seconds", "not a number of seconds"),
+            ({"startup_timeout_seconds": 8 * 24 * 3600}, "startup_timeout_seconds", "not a number of seconds"),
+            ({"timeout_seconds": True}, "timeout_seconds", "not a number of seconds"),
+        ],
+    )
+    def test_what_kubernetes_would_refuse_is_refused(self, kwargs: dict[str, Any], path: str, message: str) -> None:
+        with pytest.raises(OperatorConfigError) as caught:
+            pod_settings(source="KaapanaTaskOperator(task_id='t')", **kwargs)
+        assert [p.path for p in caught.value.problems] == [path], str(caught.value)
+        assert message in caught.value.problems[0].message
+
+    def test_every_problem_at_once(self) -> None:
+        with pytest.raises(OperatorConfigError) as caught:
+            pod_settings(labels={"a b": "x", "ok": "y/z"}, startup_timeout_seconds=-1, source="dag")
+        assert {p.path for p in caught.value.problems} == {"labels.a b", "labels.ok", "startup_timeout_seconds"}

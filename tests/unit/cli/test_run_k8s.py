@@ -19,4 +19,6 @@ from task_api.cli.run_k8s import exit_code
     ],
 )
 def test_exit_code(status: dict[str, object], code: int) -> None:
-    assert exit_code({"status": status}) == code
+    reason = status["reason"]
+    condition = {"type": "Succeeded", "status": "True" if reason == "Succeeded" else "False", "reason": reason}
+    assert exit_code({"status": {**status, "conditions": [condition]}}) == code

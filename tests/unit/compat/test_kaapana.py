@@ -127,3 +127,25 @@ def test_tasks_without_their_variables_name_them(
     out = capsys.readouterr().out
     for name in ENVIRON:
         assert f"environment variable {name} is not set" in out
+
+
+def test_upstream_task_loads_as_kaapanas_tests_load_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Kaapana's tests export only registryUrl and output_dir; its rendering leaves the other placeholders "".
+    for name in ENVIRON:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("registryUrl", ENVIRON["registryUrl"])
+    monkeypatch.setenv("output_dir", ENVIRON["output_dir"])
+    path = KAAPANA / "task-upstream.json"
+    task = parse_task(
+        path.read_bytes(), source=str(path), environ={k: ENVIRON[k] for k in ("registryUrl", "output_dir")}
+    )
+    assert task.config is not None and task.config.type == "k8s"
+    assert (task.config.namespace, task.config.registryUsername, task.config.registryPassword) == (None, None, None)
+    assert main(["validate", str(path), "--template", str(KAAPANA / "pc-dummy-workflow.json")]) == 0
+    out = capsys.readouterr().out
+    for name in ("namespace", "registryUsername", "registryPassword"):
+        assert (
+            f"warning: config.{name}: environment variable {name} is not set: this optional field is left unset" in out
+        )
