@@ -53,7 +53,7 @@ def host_path_problems(spec: TaskRunSpec, roots: Sequence[str]) -> list[Problem]
                 problems.append(
                     Problem(
                         path=f"spec.{side}[{index}].hostPath.path",
-                        message="host path is not under a root the operator allows",
+                        message="host path is not under an allowed root",
                         given=repr(binding.host_path.path),
                         allowed=allowed,
                     )

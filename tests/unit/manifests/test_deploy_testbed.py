@@ -73,7 +73,9 @@ def deployed(testbed: Testbed, pushed_operator_image: str) -> None:
         # before the API server's storage is ready). The checks below are about a pod this deployment started.
         testbed.kubectl_run("-n", NAMESPACE, "rollout", "restart", "deployment/task-api-operator")
         testbed.kubectl_run("-n", NAMESPACE, "rollout", "status", "deployment/task-api-operator", "--timeout=180s")
-        assert not before & _operator_pod_uids(testbed)
+        # A rolling update reports done once the new pod is ready; the old one may still be shutting down (it
+        # hands the leader Lease over first).
+        wait_for("the old operator pod to be gone", lambda: not before & _operator_pod_uids(testbed), timeout=120)
 
 
 def _operator_pod_uids(testbed: Testbed) -> set[str]:
