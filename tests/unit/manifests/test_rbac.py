@@ -105,9 +105,10 @@ class TestNoRoleIsDangerous:
         ]
         assert found == []
 
-    def test_the_only_roles_are_the_three_documented_ones(self, base: list[Obj]) -> None:
+    def test_the_only_roles_are_the_four_documented_ones(self, base: list[Obj]) -> None:
         assert sorted(r["metadata"]["name"] for r in roles(base)) == [
             "task-api-edit",
+            "task-api-node-agent",
             "task-api-operator",
             "task-api-view",
         ]
