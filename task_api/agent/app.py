@@ -127,6 +127,8 @@ def main() -> int:
         sys.stderr.write(f"task-api agent: {exc}\n")
         return 2
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per request would drown what the agent says; its own lines name every write.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         asyncio.run(_serve(config))
     except TaskApiError as exc:

@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from task_api.core.memory_usage import InputSize, Observation, quantity_bytes
 from task_api.core.scale import compute_resources
 from task_api.runner.engine import Engine
 from task_api.runner.errors import RunnerError
@@ -40,6 +41,7 @@ __all__ = [
     "checks_from_record",
     "computed_for",
     "human_bytes",
+    "observation_from_record",
 ]
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -244,3 +246,23 @@ def checks_from_record(record: RunRecord) -> list[RuleCheck]:
             computed = record.rule_memory.get(measurement.channel, 0)
             checks.append(RuleCheck(rule=rule, measurement=measurement, computed_bytes=computed))
     return checks
+
+
+def observation_from_record(record: RunRecord, *, run: str) -> Observation:
+    """A local run as an observation for ``task-api memory report`` (pure): one attempt, its peak if recorded."""
+    status = record.status
+    rule_types = {rule.type.value for rule in record.scale_rules.values()}
+    return Observation(
+        image=record.image_id or record.image,
+        template=record.template,
+        run=run,
+        attempt=1,
+        inputs=tuple(
+            InputSize(channel=m.channel, mode=m.mode.value, bytes=m.measured_bytes) for m in record.measurements
+        ),
+        request_bytes=quantity_bytes(record.requests.get("memory")),
+        limit_bytes=quantity_bytes(record.limits.get("memory")),
+        peak_bytes=status.peak_memory_bytes if status is not None else None,
+        oom_killed=bool(status is not None and status.oom_killed),
+        rule_type=rule_types.pop() if len(rule_types) == 1 else None,
+    )
