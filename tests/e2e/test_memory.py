@@ -134,7 +134,7 @@ class TestAgent:
 
         forbidden: dict[str, Any]
         for forbidden in ({"status": {"phase": "Failed"}}, {"status": {"memory": {"limit": "1Mi"}}},
-                          {"status": {"outputs": []}}):  # fmt: skip
+                          {"status": {"attempts": 7}}):  # fmt: skip
             with pytest.raises(client.ApiException) as refused:
                 patch(forbidden)
             assert "task-api-node-agent-writes-peaks-only" in str(refused.value.body), forbidden
