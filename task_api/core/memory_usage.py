@@ -112,6 +112,9 @@ def observations_from_taskrun(taskrun: Mapping[str, Any]) -> list[Observation]:
         if isinstance(p, Mapping) and _int(p.get("attempt")) and _int(p.get("peakBytes")) is not None
     }
     attempts = max([_int(status.get("attempts")) or 0, *peaks])
+    # compute_resources ends each rule's explanation line with "for the request" or "for the limit".
+    said = {t for line in memory.get("explanation") or [] for t in ("request", "limit") if f"for the {t}" in str(line)}
+    rule_type = said.pop() if len(said) == 1 else None
     out = []
     for attempt in range(1, attempts + 1):
         peak = peaks.get(attempt)
@@ -136,6 +139,7 @@ def observations_from_taskrun(taskrun: Mapping[str, Any]) -> list[Observation]:
                 limit_bytes=limit,
                 peak_bytes=used,
                 oom_killed=oom,
+                rule_type=rule_type,
             )
         )
     return out
@@ -217,8 +221,10 @@ def group_report(
     else:
         rule_type = next((obs.rule_type for obs in usable if obs.rule_type), None)
         if rule_type is None:
-            # Without a rule type on record, size the value the scheduler reserves: the limit unless a request is set.
-            rule_type = "request" if any(obs.request_bytes is not None for obs in usable) else "limit"
+            # Without a rule type on record: the limit, unless runs set a request of their own (Kubernetes copies a
+            # lone limit into the request, so request == limit says nothing).
+            own_request = any(o.request_bytes is not None and o.request_bytes != o.limit_bytes for o in usable)
+            rule_type = "request" if own_request else "limit"
         predictors = _predictors(usable)
         recommendation = recommend(
             predictors if predictors else [Point(size=0, need=int(o.need_bytes or 0)) for o in usable],

@@ -77,6 +77,23 @@ class TestObservations:
         (only,) = observations_from_taskrun(run)
         assert only.peak_bytes is None
 
+    @pytest.mark.parametrize(
+        ("explanation", "requested", "expected"),
+        [
+            (["in (sum): 1 bytes in 1 files -> ... = 2Mi for the request"], "64Mi", "request"),
+            (["in (sum): 1 bytes in 1 files -> ... = 2Mi for the limit"], "64Mi", "limit"),
+            ([], "64Mi", "limit"),  # request == limit: Kubernetes copied the limit
+            ([], "16Mi", "request"),
+        ],
+    )
+    def test_the_rule_type_from_the_explanation_or_the_values(
+        self, explanation: list[str], requested: str, expected: str
+    ) -> None:
+        run = taskrun("r", MIB, [{**peak(1, 8 * MIB), "request": requested}])
+        run["status"]["memory"]["explanation"] = explanation
+        report = group_report(observations_from_taskrun(run))
+        assert report.recommendation is not None and report.recommendation.rule_type == expected
+
     def test_request_is_what_was_reserved_when_set(self) -> None:
         obs = Observation(image="i", template="t", run="r", attempt=1, request_bytes=10, limit_bytes=50, peak_bytes=4)
         assert (obs.reserved_bytes, obs.waste_bytes) == (10, 6)
