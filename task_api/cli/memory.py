@@ -189,7 +189,8 @@ def _group_text(report: GroupReport, *, chart: bool) -> list[str]:
         f"{report.oom_kills} OOM kill(s)",
         f"  {'run':<40} {'att':>3} {'input':>10} {'request':>10} {'limit':>10} {'peak':>10} {'waste':>10}",
     ]
-    for obs in report.observations:
+    by_size = sorted(report.observations, key=lambda o: (report.size_of(o) or 0, o.run, o.attempt))
+    for obs in by_size:
         size = report.size_of(obs)
         peak = _mib(obs.peak_bytes) + (" OOM" if obs.oom_killed else "")
         lines.append(
