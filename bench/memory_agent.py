@@ -5,8 +5,8 @@ private bed) and the memory example image pushed (this script builds and pushes 
 
 **Accuracy.** TaskRuns of the example's ``hold`` template hold N MiB (busybox ``tail`` keeps a line without a
 newline whole), free it and exit at once — the hardest case, the container's cgroup is gone within 0.2 s. Each N
-runs ``--repeat`` times, and N = 0 gives the baseline (shell, busybox, the sandbox's pause process). The figure is
-the recorded peak minus the baseline's median, against N: the error must stay within 5 %.
+runs ``--repeat`` times; the error is the recorded peak against N (it includes the shell and busybox, about 1 MiB)
+and must stay within 5 %. N = 0 shows the floor every pod has: ``runc init`` charges ~4 MiB while it starts.
 
 **Cost.** The agent's CPU time and memory, read from its own container cgroup on the host, over an idle minute
 (no task pods) and over a busy one (``--pods`` task pods holding memory at once, started back to back), with the
@@ -103,20 +103,21 @@ def accuracy(sizes: list[int], repeat: int) -> bool:
             name = f"acc-{size}-{round_}"
             hold(name, size, 0)
             runs.setdefault(size, []).append(peak_of(name))
-    base_pod = statistics.median(p["peakBytes"] for p in runs[0])
-    base_container = statistics.median(p.get("containerPeakBytes", 0) for p in runs[0])
-    print(f"baseline (N = 0): pod {base_pod / MIB:.2f} MiB, container {base_container / MIB:.2f} MiB")
-    print(f"{'N MiB':>6} {'pod peak MiB':>13} {'- baseline':>11} {'error %':>8} {'ratio':>7} {'container MiB':>14}")
+    floor = statistics.median(p["peakBytes"] for p in runs[0])
+    # A high-water mark is a maximum, not a sum: the N = 0 figure is the pod's start-up (runc init charges ~4 MiB
+    # to the pod before the task runs), which a larger allocation later does not add to. So the error is the
+    # recorded peak against N itself: it includes the shell and busybox (about 1 MiB), never subtracted.
+    print(f"floor (N = 0, the pod's start-up): {floor / MIB:.2f} MiB")
+    print(f"{'N MiB':>6} {'pod peak MiB':>13} {'error %':>8} {'ratio peak/N':>13} {'container MiB':>14}")
     ok = True
     for size in sizes:
         for peak in runs[size]:
-            net = peak["peakBytes"] - base_pod
-            error = 100 * (net - size * MIB) / (size * MIB)
+            error = 100 * (peak["peakBytes"] - size * MIB) / (size * MIB)
             ok &= abs(error) <= 5
             container = peak.get("containerPeakBytes")
             shown = f"{container / MIB:14.1f}" if container else f"{'-':>14}"
-            print(f"{size:>6} {peak['peakBytes'] / MIB:13.1f} {net / MIB:11.1f} {error:+8.2f} "
-                  f"{peak['peakBytes'] / (size * MIB):7.3f} {shown}")  # fmt: skip
+            print(f"{size:>6} {peak['peakBytes'] / MIB:13.1f} {error:+8.2f} {peak['peakBytes'] / (size * MIB):13.3f} "
+                  f"{shown}")  # fmt: skip
     print(f"accuracy: every run within 5 % of N: {'yes' if ok else 'NO'}")
     return ok
 
@@ -136,7 +137,7 @@ def agent_container_cgroups() -> tuple[Path, Path]:
 
 
 def kubelet_cpu_seconds() -> float:
-    pid = (STATE / "run" / "kubelet.pid").read_text().strip()
+    pid = (STATE / "run" / "kubelet.pid").read_text().split()[0]  # "<pid> <executable>"
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
 
