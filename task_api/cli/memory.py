@@ -90,16 +90,15 @@ def _from_cluster(args: argparse.Namespace) -> list[Observation]:
 
     from task_api.core.memory_usage import observations_from_taskrun
     from task_api.kube import ClusterAccess, KubeClient
-    from task_api.kube.taskruns import taskrun_path
+    from task_api.kube.client import resource_path
+    from task_api.spec.crd import GROUP, VERSION
 
     access = ClusterAccess.load(kubeconfig=args.kubeconfig, context=args.context)
 
     async def fetch() -> list[dict[str, Any]]:
         async with KubeClient(access, user_agent="task-api-cli") as kube:
-            if args.all_namespaces:
-                path = taskrun_path("-").replace("/namespaces/-", "")
-            else:
-                path = taskrun_path(args.namespace or access.namespace)
+            namespace = None if args.all_namespaces else (args.namespace or access.namespace)
+            path = resource_path(group=GROUP, version=VERSION, plural="taskruns", namespace=namespace)
             return await kube.list_items(path)
 
     return [obs for item in asyncio.run(fetch()) for obs in observations_from_taskrun(item)]

@@ -3,6 +3,7 @@ scale rule from the example's runs that covers every peak and asks for less than
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
@@ -16,7 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
+from task_api.agent.tracker import merge_peaks
 from task_api.core.recommend import rule_value
+from task_api.kube import ClusterAccess, KubeClient
+from task_api.kube.peaks import record_peak
 from tests.e2e.conftest import Namespace, condition
 from tests.fixtures.docker import DockerEngine
 from tests.fixtures.testbed import Testbed
@@ -247,3 +251,36 @@ def test_06_memory_right_sizing_sizes_a_fresh_run_by_the_learned_rule(
     assert memory["sizedBy"] == "learned"
     assert any(line.startswith("right-sizing: learned from 6 runs") for line in memory["explanation"])
     assert int(memory["limit"].removesuffix("Mi")) * MIB < hand
+
+
+class TestPeakWrites:
+    """``task_api.kube.peaks.record_peak`` against the real API server: merge, idempotence, conflicts, uid."""
+
+    def test_merges_retries_a_conflict_and_never_writes_a_recreated_run(self, memory_ns: Namespace) -> None:
+        hold(memory_ns, "writes", 4, 0)
+        run = wait_peaks(memory_ns, "writes")
+        uid = run["metadata"]["uid"]
+        entry = {"attempt": 2, "pod": "writes-a2", "peakBytes": 5 * MIB, "peak": "5Mi", "source": "test"}
+        interfered: list[bool] = []
+
+        def merge_after_a_rival_write(existing: Any, new: Any) -> Any:
+            if not interfered:
+                # Another writer changes the status between our read and our write: a real Conflict follows.
+                interfered.append(True)
+                memory_ns.kubectl("patch", "taskrun", "writes", "--subresource=status", "--type=merge",
+                                  "-p", json.dumps({"status": {"podDeletedAt": "2026-01-01T00:00:00Z"}}))  # fmt: skip
+            return merge_peaks(existing, new)
+
+        async def write(merge: Any, for_uid: str) -> str:
+            access = ClusterAccess.load(kubeconfig=str(memory_ns.testbed.kubeconfig))
+            async with KubeClient(access) as kube:
+                return await record_peak(kube, namespace=memory_ns.name, name="writes", uid=for_uid, entry=entry,
+                                         merge=merge)  # fmt: skip
+
+        assert asyncio.run(write(merge_after_a_rival_write, uid)) == "written"
+        status = memory_ns.get("taskrun", "writes")["status"]
+        assert [p["attempt"] for p in status["memory"]["peaks"]] == [1, 2]  # the agent's own entry is kept
+        assert status["memory"]["peak"] == "5Mi" and status["podDeletedAt"] == "2026-01-01T00:00:00Z"
+        assert status["memory"]["limit"] == "1Gi"  # the operator's fields are untouched
+        assert asyncio.run(write(merge_peaks, uid)) == "present"
+        assert asyncio.run(write(merge_peaks, "another-uid")) == "gone"
