@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deploys the operator into the project's test bed (manifests/overlays/testbed), or removes it.
+# Deploys the operator and its node agent into the project's test bed (manifests/overlays/testbed), or removes them.
 #
 #   hack/deploy-testbed.sh                 render the overlay with the test bed's values, apply it, wait until the
 #                                          Deployment is Available
