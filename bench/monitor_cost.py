@@ -4,8 +4,8 @@
 ``task-api run TASK --watch --no-monitor-memory``, alternately, ``--repeat`` times each, on the same two workloads as
 ``bench/run_overhead.py``: the checksum example (milliseconds of work: the fixed cost shows) and the compress
 template on 64 MiB (seconds of work). Prints the median wall time and the task-api process's CPU time (user +
-system, from ``getrusage`` of the child) per side, and the ratio monitored / not monitored: the sampler is the
-default only because that ratio stays within the run-to-run noise.
+system, from ``getrusage`` of the child) per side, and the ratio monitored / not monitored; and, first, the sampler
+thread's own CPU against a container that only sleeps (in-process, so without the noise of whole runs).
 
 Usage: ``.venv/bin/python -m bench.monitor_cost [--repeat N]``
 """
@@ -25,6 +25,9 @@ from pathlib import Path
 from bench.run_overhead import EXAMPLE, IMAGE, prepare_workdir, reset_outputs
 from task_api.runner.engine import DockerEngine
 from task_api.runner.errors import ContainerNotFound
+from task_api.runner.memory import PeakSampler
+
+DOCKER = "/usr/bin/docker"
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,6 +56,27 @@ def cleanup(engine: DockerEngine, work: Path) -> None:
     reset_outputs(work)
 
 
+def sampler_alone(engine: DockerEngine, seconds: float = 10.0) -> None:
+    """The sampler thread's own CPU against a container that only sleeps: the cost without the noise of a run."""
+    container = subprocess.run([DOCKER, "run", "-d", "--rm", IMAGE, "sleep", str(int(seconds) + 20)],
+                               capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    try:
+        idle0 = resource.getrusage(resource.RUSAGE_SELF)
+        time.sleep(seconds)
+        idle1 = resource.getrusage(resource.RUSAGE_SELF)
+        sampler = PeakSampler(engine, container).start()
+        time.sleep(seconds)
+        peak = sampler.stop()
+        busy = resource.getrusage(resource.RUSAGE_SELF)
+    finally:
+        subprocess.run([DOCKER, "rm", "-f", container], capture_output=True, check=False)
+    idle = (idle1.ru_utime - idle0.ru_utime) + (idle1.ru_stime - idle0.ru_stime)
+    used = (busy.ru_utime - idle1.ru_utime) + (busy.ru_stime - idle1.ru_stime)
+    print(f"sampler alone ({PeakSampler.INTERVAL * 1000:.0f} ms interval): {used:.3f} s CPU in {seconds:.0f} s = "
+          f"{100 * used / seconds:.2f} % of a core (the same process idle: {idle:.3f} s); peak read {peak} bytes "
+          f"from {sampler.source}")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--repeat", type=int, default=7)
@@ -62,6 +86,7 @@ def main() -> int:
     large = prepare_workdir("monitor-64m", task_file="task-compress.json", input_bytes=64 * 2**20)
     workloads = [("checksum, 3 small files", small), ("compress, 64 MiB input", large)]
     with DockerEngine() as engine:
+        sampler_alone(engine)
         for label, work in workloads:
             cleanup(engine, work)
             one(work, monitor=True)  # warm-up: page cache, image layers
