@@ -136,6 +136,11 @@ bench-operator: install testbed-up deploy-testbed  ## P1-P3: burst vs direct pod
 	$(PY) -m bench.operator_latency 5 60
 	$(PY) -m bench.operator_memory 2000 250
 
+.PHONY: bench-memory
+bench-memory: install docker-up testbed-up deploy-testbed  ## Node agent: peak accuracy vs known allocations, its CPU/memory; cost of run --watch's peak sampling.
+	$(PY) -m bench.memory_agent --repeat 3 --pods 10 --window 60
+	$(PY) -m bench.monitor_cost --repeat 7
+
 # The chaos suite (tests/chaos, docs/reliability.md) at full size; `make test` runs it at the "ci" size (the default
 # of TASK_API_CHAOS_SCALE). It restarts the test bed's API server, etcd and registry for seconds at a time.
 .PHONY: chaos

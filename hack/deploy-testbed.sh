@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deploys the operator into the project's test bed (manifests/overlays/testbed), or removes it.
+# Deploys the operator and its node agent into the project's test bed (manifests/overlays/testbed), or removes them.
 #
 #   hack/deploy-testbed.sh                 render the overlay with the test bed's values, apply it, wait until the
 #                                          Deployment is Available
@@ -34,6 +34,7 @@ while [ $# -gt 0 ]; do
 done
 
 namespace=task-api-system
+agent_namespace=task-api-node-agent
 image_repo=$REGISTRY_ADDR/task-api/operator
 api_host=${TESTBED_APISERVER_HOST:-${NODE_IP:-}}
 api_port=${TESTBED_APISERVER_PORT:-${APISERVER_PORT:-6443}}
@@ -93,6 +94,20 @@ render() {
     echo "            env:"
     echo "            - {name: KUBERNETES_SERVICE_HOST, value: \"$api_host\"}"
     echo "            - {name: KUBERNETES_SERVICE_PORT, value: \"$api_port\"}"
+    # The node agent: the same API server address, and the bed's kubelet cgroup root (where kubepods lives).
+    echo "- patch: |-"
+    echo "    apiVersion: apps/v1"
+    echo "    kind: DaemonSet"
+    echo "    metadata: {name: task-api-node-agent, namespace: $agent_namespace}"
+    echo "    spec:"
+    echo "      template:"
+    echo "        spec:"
+    echo "          containers:"
+    echo "          - name: agent"
+    echo "            env:"
+    echo "            - {name: KUBERNETES_SERVICE_HOST, value: \"$api_host\"}"
+    echo "            - {name: KUBERNETES_SERVICE_PORT, value: \"$api_port\"}"
+    echo "            - {name: TASK_API_AGENT_CGROUP_ROOT, value: \"${CGROUP_ROOT:-/}\"}"
     if [ -n "${TESTBED_OPERATOR_PORT:-}" ]; then
       # A private test bed (TESTBED_PROFILE) runs its operator on a port of its own: every bed's operator shares
       # the host's network.
@@ -123,6 +138,11 @@ render() {
       echo "secretGenerator:"
       echo "- name: task-api-registry"
       echo "  namespace: $namespace"
+      echo "  type: kubernetes.io/dockerconfigjson"
+      echo "  files: [.dockerconfigjson=dockerconfig.json]"
+      echo "  options: {disableNameSuffixHash: true}"
+      echo "- name: task-api-registry"
+      echo "  namespace: $agent_namespace"
       echo "  type: kubernetes.io/dockerconfigjson"
       echo "  files: [.dockerconfigjson=dockerconfig.json]"
       echo "  options: {disableNameSuffixHash: true}"
@@ -184,7 +204,14 @@ case $mode in
       k -n "$namespace" logs deployment/task-api-operator --tail=30 >&2 2>/dev/null || true
       exit 1
     fi
-    log "task-api-operator is Available in $namespace"
+    if ! k -n "$agent_namespace" rollout status daemonset/task-api-node-agent --timeout="${DEPLOY_TIMEOUT:-180s}" >&2; then
+      log "the node agent did not start; pods and recent events:"
+      k -n "$agent_namespace" get pods -o wide >&2 || true
+      k -n "$agent_namespace" get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 15 >&2 || true
+      k -n "$agent_namespace" logs daemonset/task-api-node-agent --tail=30 >&2 2>/dev/null || true
+      exit 1
+    fi
+    log "task-api-operator is Available in $namespace, the node agent runs in $agent_namespace"
     ;;
   delete)
     render "$work/k" 0

@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "list": "task_api.cli.list",
     "rm": "task_api.cli.rm",
     "legacy": "task_api.cli.legacy",
+    "memory": "task_api.cli.memory",
 }
 
 

@@ -9,8 +9,9 @@ outputs read-write (created when missing), as the invoking user's uid:gid unless
 It writes the run record ``task_run-<id>.json`` (or ``--output FILE``) and prints its path. ``logs``,
 ``status``, ``wait``, ``stop``, ``rm`` take that file or the run ID. With ``--watch`` it follows the
 container's output until it stops and exits with the container's code (137 for an OOM kill that left code
-0); Ctrl-C detaches and leaves the container running. ``--monitor-memory`` records the peak memory and compares
-it with what the scale rules computed.
+0); Ctrl-C detaches and leaves the container running. While it watches it records the peak memory in the run
+record and compares it with what the scale rules computed (``--no-monitor-memory`` turns that off;
+``--monitor-memory`` without ``--watch`` waits for the end to do it).
 
 Exit codes: 0 started (or, when watching, the container succeeded); the container's code when watching;
 1 the task is invalid or cannot run (nothing was created); 2 usage errors or no task file; 130 detached
@@ -67,8 +68,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--monitor-memory",
         action=argparse.BooleanOptionalAction,
-        default=False,
-        help="wait for the end, record the peak memory and compare it with the scale rules (default: off)",
+        default=None,
+        help="record the peak memory in the run record and compare it with the scale rules (default: on with "
+        "--watch; without --watch, --monitor-memory waits for the end)",
     )
     add_engine_argument(parser)
 
@@ -103,11 +105,13 @@ def run(args: argparse.Namespace) -> int:
         record, path = start(prepared, engine=engine, options=options, docker_host=engine.docker_host)
         report(f"started container {record.id} for task {record.name!r} (template {record.template})")
         report(f"run record: {path}")
-        if not (args.watch or args.monitor_memory):
-            report(f"follow it with: task-api logs {path} --follow")
+        # Watching costs the sampler nothing measurable (bench/run_overhead.py), so it records the peak by default.
+        monitor = args.watch if args.monitor_memory is None else args.monitor_memory
+        if not (args.watch or monitor):
+            report(f"follow it with: task-api logs {path} --follow (or task-api wait {path}, which records the peak)")
             print(path)
             return 0
-        return _follow(engine, record, path, watch=args.watch, monitor=args.monitor_memory)
+        return _follow(engine, record, path, watch=args.watch, monitor=monitor)
 
 
 def _follow(engine: DockerEngine, record: RunRecord, path: Path, *, watch: bool, monitor: bool) -> int:

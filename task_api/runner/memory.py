@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from task_api.core.memory_usage import InputSize, Observation, quantity_bytes
 from task_api.core.scale import compute_resources
 from task_api.runner.engine import Engine
 from task_api.runner.errors import RunnerError
@@ -40,6 +42,7 @@ __all__ = [
     "checks_from_record",
     "computed_for",
     "human_bytes",
+    "observation_from_record",
 ]
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -127,18 +130,26 @@ class PeakSampler:
 
     def _run(self) -> None:
         path = self._cgroup_file()
+        fd = -1
         if path is not None:
+            with contextlib.suppress(OSError):
+                fd = os.open(path, os.O_RDONLY)
+        if path is not None and fd >= 0:
             self.source = str(path)
-            while True:
-                try:
-                    self._record(int(path.read_text().strip()))
-                except (OSError, ValueError):
-                    break  # the cgroup went away with the container
-                if self._stop.wait(self.INTERVAL):
-                    break
-            # One last read: stop() may come right after the container exited, cgroup still there.
-            with contextlib.suppress(OSError, ValueError):
-                self._record(int(path.read_text().strip()))
+            # One open file, re-read in place: 50 reads a second then cost a system call each, not an open/close.
+            try:
+                while True:
+                    try:
+                        self._record(int(os.pread(fd, 32, 0)))
+                    except (OSError, ValueError):
+                        break  # the cgroup went away with the container
+                    if self._stop.wait(self.INTERVAL):
+                        break
+                # One last read: stop() may come right after the container exited, cgroup still there.
+                with contextlib.suppress(OSError, ValueError):
+                    self._record(int(os.pread(fd, 32, 0)))
+            finally:
+                os.close(fd)
             return
         self.source = "engine stats API"
         while not self._stop.is_set():
@@ -244,3 +255,23 @@ def checks_from_record(record: RunRecord) -> list[RuleCheck]:
             computed = record.rule_memory.get(measurement.channel, 0)
             checks.append(RuleCheck(rule=rule, measurement=measurement, computed_bytes=computed))
     return checks
+
+
+def observation_from_record(record: RunRecord, *, run: str) -> Observation:
+    """A local run as an observation for ``task-api memory report`` (pure): one attempt, its peak if recorded."""
+    status = record.status
+    rule_types = {rule.type.value for rule in record.scale_rules.values()}
+    return Observation(
+        image=record.image_id or record.image,
+        template=record.template,
+        run=run,
+        attempt=1,
+        inputs=tuple(
+            InputSize(channel=m.channel, mode=m.mode.value, bytes=m.measured_bytes) for m in record.measurements
+        ),
+        request_bytes=quantity_bytes(record.requests.get("memory")),
+        limit_bytes=quantity_bytes(record.limits.get("memory")),
+        peak_bytes=status.peak_memory_bytes if status is not None else None,
+        oom_killed=bool(status is not None and status.oom_killed),
+        rule_type=rule_types.pop() if len(rule_types) == 1 else None,
+    )

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from task_api.runner.engine import Engine, LogChunk
 from task_api.runner.errors import ContainerNotFound, RecordError, RunnerError
+from task_api.runner.memory import PeakSampler
 from task_api.runner.record import RunRecord, find_record, list_records, read_record, write_record
 from task_api.runner.status import Phase, RunReason, RunStatus, run_status
 
@@ -96,13 +97,21 @@ def stream_logs(engine: Engine, record: RunRecord, *, follow: bool, tail: int | 
     return engine.logs(record.container_id, follow=follow, tail=tail)
 
 
-def wait_run(engine: Engine, path: Path, record: RunRecord) -> tuple[RunRecord, RunStatus]:
-    """Block until the run's container stops; returns the record (with its final status) (I/O)."""
+def wait_run(engine: Engine, path: Path, record: RunRecord, *, monitor: bool = True) -> tuple[RunRecord, RunStatus]:
+    """Block until the run's container stops; returns the record (with its final status) (I/O).
+
+    With ``monitor`` the peak memory is sampled while waiting: the cgroup's high-water mark counts from the
+    container's start, so a ``wait`` begun late still records the true peak.
+    """
+    sampler = PeakSampler(engine, record.container_id).start() if monitor else None
     try:
         engine.wait_container(record.container_id)
     except ContainerNotFound:
+        if sampler is not None:
+            sampler.stop()
         return record, _removed(record)
-    status = current_status(engine, record)
+    peak = sampler.stop() if sampler is not None else None
+    status = current_status(engine, record, peak_memory=peak)
     return _save_quietly(path, record, status), status
 
 

@@ -11,6 +11,7 @@ from task_api.spec.crd.common import (
     Condition,
     ConditionStatus,
     LocalObjectReference,
+    MemoryRightSizing,
 )
 from task_api.spec.crd.processing_container import (
     ProcessingContainerResource,
@@ -23,6 +24,7 @@ from task_api.spec.crd.taskrun import (
     FromTaskRun,
     HostPathSource,
     InputBinding,
+    MemoryPeak,
     MemorySummary,
     OutputBinding,
     OutputLocation,
@@ -47,6 +49,8 @@ __all__ = [
     "HostPathSource",
     "InputBinding",
     "LocalObjectReference",
+    "MemoryPeak",
+    "MemoryRightSizing",
     "MemorySummary",
     "OutputBinding",
     "OutputLocation",

@@ -90,3 +90,18 @@ class Condition(CrdStatusModel):
     message: str = Field(default="", description="Human-readable details.")
     last_transition_time: str | None = Field(default=None, description="When the status last changed (RFC 3339).")
     observed_generation: int | None = Field(default=None, description="The spec generation this reflects.")
+
+
+class MemoryRightSizing(CrdModel):
+    """Automatic right-sizing: size memory by the rule learned from earlier runs' peaks (docs/memory.md).
+
+    Off unless ``enabled``. The learned rule comes from finished runs of the same image digest and template in the
+    namespace; it applies once ``minRuns`` of them have a recorded peak, never goes below the template's static
+    memory, and an OOM kill falls back to the scale rules with the usual retry growth.
+    """
+
+    enabled: bool = Field(default=False, description="Use the learned rule (default: off).")
+    min_runs: int = Field(default=5, ge=1, le=1000, description="Runs with a recorded peak needed before it applies.")
+    headroom: float = Field(
+        default=1.2, ge=1.0, le=4.0, description="The learned rule must cover every observed peak times this."
+    )

@@ -90,6 +90,7 @@ def taskrun_crd() -> dict[str, Any]:
             _column("Succeeded", '.status.conditions[?(@.type=="Succeeded")].status'),
             _column("Reason", ".status.reason"),
             _column("Memory", ".status.memory.limit"),
+            _column("Peak", ".status.memory.peak", priority=1),
             _column("Attempts", ".status.attempts", "integer", priority=1),
             _column("Pod", ".status.podName", priority=1),
             _column("StartTime", ".status.startTime", "date"),

@@ -6,7 +6,15 @@ from typing import Any
 
 from pydantic import Field
 
-from task_api.spec.crd.common import API_VERSION, Condition, CrdModel, CrdStatusModel, LocalObjectReference, ObjectMeta
+from task_api.spec.crd.common import (
+    API_VERSION,
+    Condition,
+    CrdModel,
+    CrdStatusModel,
+    LocalObjectReference,
+    MemoryRightSizing,
+    ObjectMeta,
+)
 
 
 class ProcessingContainerSpec(CrdModel):
@@ -20,6 +28,10 @@ class ProcessingContainerSpec(CrdModel):
     image_pull_secrets: list[LocalObjectReference] = Field(
         default_factory=list,
         description="Secrets of type kubernetes.io/dockerconfigjson used to read the image and to pull it in pods.",
+    )
+    memory_right_sizing: MemoryRightSizing | None = Field(
+        default=None,
+        description="Size TaskRuns' memory by the rule learned from their peaks (off by default; docs/memory.md).",
     )
 
 

@@ -19,6 +19,7 @@ from task_api.spec.crd.common import (
     CrdModel,
     CrdStatusModel,
     LocalObjectReference,
+    MemoryRightSizing,
     ObjectMeta,
 )
 from task_api.spec.fields import ENV_NAME_PATTERN
@@ -297,6 +298,10 @@ class TaskRunSpec(CrdModel):
             "operator's TASK_API_PENDING_TIMEOUT_SECONDS). Kaapana's startup_timeout_seconds."
         ),
     )
+    memory_right_sizing: MemoryRightSizing | None = Field(
+        default=None,
+        description="Overrides the ProcessingContainer's memoryRightSizing for this run (see docs/memory.md).",
+    )
 
 
 class ChannelMeasurement(CrdStatusModel):
@@ -324,12 +329,52 @@ class UpstreamRef(CrdStatusModel):
     uid: str = Field(description="Its uid when first seen.")
 
 
+class MemoryPeak(CrdStatusModel):
+    """What one attempt really used, recorded by the node agent (``task_api.agent``) from the pod's memory cgroup.
+
+    Only the agent writes these (``status.memory.peaks`` and ``status.memory.peak``); the operator never does.
+    """
+
+    attempt: int = Field(ge=1, description="The attempt (1 for the first pod, 2 for the first retry, ...).")
+    pod: str = Field(description="The attempt's pod.")
+    peak_bytes: int = Field(
+        ge=0,
+        description=(
+            "High-water mark of the pod's memory cgroup (memory.max_usage_in_bytes on cgroup v1, memory.peak on v2), "
+            "read after the containers ended: the largest memory the pod held at any moment, page cache included."
+        ),
+    )
+    peak: str = Field(description="peakBytes as a quantity, rounded up to whole MiB (for people).")
+    container_peak_bytes: int | None = Field(
+        default=None,
+        ge=0,
+        description="The task container's own high-water mark, as last read while it ran (no sandbox, no init).",
+    )
+    request: str | None = Field(default=None, description="The task container's memory request in this attempt.")
+    limit: str | None = Field(default=None, description="The task container's memory limit in this attempt.")
+    oom_killed: bool = Field(default=False, description="The attempt ended OOMKilled (the peak is then the limit).")
+    source: str = Field(description="Where the figure was read, e.g. 'cgroup v1 pod'.")
+    node: str | None = Field(default=None, description="The node the agent read it on.")
+    observed_at: str | None = Field(default=None, description="When the agent recorded it.")
+
+
 class MemorySummary(CrdStatusModel):
-    """The memory the pod was given, and why."""
+    """The memory the pod was given, and why; and, from the node agent, what each attempt really used."""
 
     request: str | None = Field(default=None, description="Memory request.")
     limit: str | None = Field(default=None, description="Memory limit.")
     explanation: list[str] = Field(default_factory=list, description="How scale rules produced these values.")
+    sized_by: str | None = Field(
+        default=None,
+        description="What sized this attempt: 'rules' (scale rules), 'learned' (right-sizing) or 'oom-escalation'.",
+    )
+    peak: str | None = Field(default=None, description="The latest recorded attempt's peak (node agent).")
+    peaks: list[MemoryPeak] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Peak memory of each attempt, written by the node agent once the attempt's containers ended.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["attempt"]},
+    )
 
 
 class TaskRunStatus(CrdStatusModel):

@@ -445,6 +445,32 @@ class TestMonitorMemory:
         factor = float(done.stderr.split("suggest scale_factor ≥ ")[1].split()[0])
         assert factor >= 30
 
+    def test_the_peak_is_recorded_by_default_when_watching_and_by_wait(
+        self, tmp_path: Path, busybox_image: str, cli: Cli, cleanup: list[str]
+    ) -> None:
+        (tmp_path / "input").mkdir()
+        command = ["/bin/sh", "-c", "head -c 24m /dev/zero | tail > /dev/null; sleep 1"]
+        write_task(tmp_path, inline_task(busybox_image, command, resources={"limits": {"memory": "128Mi"}}))
+        # The longer sleep leaves `wait` (a new process; seconds to start on a loaded machine) time to find the
+        # container still running.
+        slow = ["/bin/sh", "-c", "head -c 24m /dev/zero | tail > /dev/null; sleep 20"]
+        write_task(tmp_path, inline_task(busybox_image, slow, resources={"limits": {"memory": "128Mi"}}), "slow.json")
+        watched = cli("run", "task.json", "--watch")
+        assert watched.returncode == 0, watched.stderr
+        assert "peak memory:" in watched.stderr
+        assert json.loads(record_of(watched, tmp_path).read_text())["status"]["peak_memory_bytes"] > 20 * 2**20
+        off = cli("run", "task.json", "--watch", "--no-monitor-memory", "--output", "task_run-off.json")
+        assert off.returncode == 0, off.stderr
+        assert "peak memory:" not in off.stderr
+        assert "peak_memory_bytes" not in json.loads(record_of(off, tmp_path).read_text())["status"]
+        started = cli("run", "slow.json", "--output", "task_run-waited.json")
+        assert started.returncode == 0, started.stderr
+        path = record_of(started, tmp_path)
+        waited = cli("wait", str(path))
+        assert waited.returncode == 0, waited.stderr
+        # The cgroup's mark counts from the container's start: a wait begun after the spike still records it.
+        assert json.loads(path.read_text())["status"]["peak_memory_bytes"] > 20 * 2**20
+
 
 def test_a_start_failure_leaves_no_container_and_no_record(
     tmp_path: Path, busybox_image: str, cli: Cli, engine: DockerEngine

@@ -19,7 +19,6 @@ def parse(*argv: str) -> argparse.Namespace:
     [
         (["logs", "task_run-abc.json", "--watch"], ["logs", "task_run-abc.json", "--follow"]),
         (["logs", "task_run-abc.json", "--no-watch"], ["logs", "task_run-abc.json"]),
-        (["run", "task.json", "--no-monitor-memory"], ["run", "task.json"]),
         (["run", "task.json", "--monitor-memory"], ["run", "task.json", "--monitor-memory"]),
         (["run", "task.json", "--mode", "k8s", "--no-watch"], ["run", "task.json", "--mode", "k8s"]),
         (

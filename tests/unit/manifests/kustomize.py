@@ -28,7 +28,15 @@ ROOT = Path(__file__).resolve().parents[3]
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 #: Kinds that never carry a namespace (what this project's manifests contain).
 CLUSTER_SCOPED = frozenset(
-    {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "PersistentVolume"}
+    {
+        "Namespace",
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "PersistentVolume",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
 )
 SUPPORTED_FIELDS = frozenset(
     {"apiVersion", "kind", "resources", "namespace", "labels", "images", "patches", "replacements"}

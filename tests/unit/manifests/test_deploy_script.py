@@ -84,11 +84,21 @@ class TestRender:
 
     def test_pull_secret_carries_the_credentials(self, kubectl: str, tmp_path: Path) -> None:
         objs, _ = render(kubectl, tmp_path)
-        secret = one(objs, "Secret", "task-api-registry")
-        assert secret["type"] == "kubernetes.io/dockerconfigjson"
-        assert secret["metadata"]["namespace"] == "task-api-system"
-        config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
-        assert base64.b64decode(config["auths"]["127.0.0.1:5000"]["auth"]).decode() == f"tester:{PASSWORD}"
+        secrets = [o for o in objs if o["kind"] == "Secret" and o["metadata"]["name"] == "task-api-registry"]
+        # One for the operator, one for the node agent: a pod pulls only with Secrets of its own namespace.
+        assert sorted(s["metadata"]["namespace"] for s in secrets) == ["task-api-node-agent", "task-api-system"]
+        for secret in secrets:
+            assert secret["type"] == "kubernetes.io/dockerconfigjson"
+            config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+            assert base64.b64decode(config["auths"]["127.0.0.1:5000"]["auth"]).decode() == f"tester:{PASSWORD}"
+
+    def test_the_agent_gets_the_api_server_and_the_beds_cgroup_root(self, kubectl: str, tmp_path: Path) -> None:
+        objs, _ = render(kubectl, tmp_path, TESTBED_CGROUP_ROOT="/tapi-x")
+        (agent,) = one(objs, "DaemonSet", "task-api-node-agent")["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in agent["env"]}
+        assert (env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]) == ("192.0.2.7", "16443")
+        assert env["TASK_API_AGENT_CGROUP_ROOT"] == "/tapi-x"
+        assert agent["image"] == operator_container(objs)["image"]
 
     def test_namespaces_option_limits_what_the_operator_watches(self, kubectl: str, tmp_path: Path) -> None:
         objs, _ = render(kubectl, tmp_path, extra=("--namespaces", "team-a,team-b"))
@@ -117,7 +127,12 @@ class TestRender:
         (registry / "password").write_text(PASSWORD)
         result = run(kubectl, tmp_path, "--render", str(tmp_path / "r"), TESTBED_APISERVER_HOST="192.0.2.7")
         assert result.returncode == 0, result.stderr
-        secret = one(render_with_kubectl(kubectl, tmp_path / "r"), "Secret", "task-api-registry")
+        secrets = [
+            o
+            for o in render_with_kubectl(kubectl, tmp_path / "r")
+            if o["kind"] == "Secret" and o["metadata"]["namespace"] == "task-api-system"
+        ]
+        (secret,) = secrets
         auth = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))["auths"]["127.0.0.1:5000"]["auth"]
         assert base64.b64decode(auth).decode() == f"fromfile:{PASSWORD}"
 

@@ -11,6 +11,17 @@ from tests.unit.manifests.conftest import one
 from tests.unit.manifests.kustomize import CLUSTER_SCOPED, ROOT, Obj
 
 NAMESPACE = "task-api-system"
+#: The node agent's namespace (manifests/agent): it needs a hostPath, which the operator's namespace forbids.
+AGENT_NAMESPACE = "task-api-node-agent"
+AGENT_OBJECTS = [
+    ("ClusterRole", "task-api-node-agent"),
+    ("ClusterRoleBinding", "task-api-node-agent"),
+    ("DaemonSet", "task-api-node-agent"),
+    ("Namespace", AGENT_NAMESPACE),
+    ("ServiceAccount", "task-api-node-agent"),
+    ("ValidatingAdmissionPolicy", "task-api-node-agent-writes-peaks-only"),
+    ("ValidatingAdmissionPolicyBinding", "task-api-node-agent-writes-peaks-only"),
+]
 #: The keys the brief requires and docs/deploy.md documents.
 REQUIRED_CONFIG_KEYS = {
     "TASK_API_ALLOWED_HOST_PATH_ROOTS",
@@ -37,21 +48,24 @@ def operator_container(objs: list[Obj]) -> dict[str, Any]:
 class TestContents:
     def test_everything_is_there(self, base: list[Obj]) -> None:
         kinds = sorted((o["kind"], o["metadata"]["name"]) for o in base)
-        assert kinds == [
-            ("ClusterRole", "task-api-edit"),
-            ("ClusterRole", "task-api-operator"),
-            ("ClusterRole", "task-api-view"),
-            ("ClusterRoleBinding", "task-api-operator"),
-            ("ConfigMap", "task-api-config"),
-            ("CustomResourceDefinition", "processingcontainers.task-api.io"),
-            ("CustomResourceDefinition", "taskruns.task-api.io"),
-            ("Deployment", "task-api-operator"),
-            ("Namespace", NAMESPACE),
-            ("Role", "task-api-operator-leader-election"),
-            ("RoleBinding", "task-api-operator-leader-election"),
-            ("Service", "task-api-operator-metrics"),
-            ("ServiceAccount", "task-api-operator"),
-        ]
+        assert kinds == sorted(
+            [
+                *AGENT_OBJECTS,
+                ("ClusterRole", "task-api-edit"),
+                ("ClusterRole", "task-api-operator"),
+                ("ClusterRole", "task-api-view"),
+                ("ClusterRoleBinding", "task-api-operator"),
+                ("ConfigMap", "task-api-config"),
+                ("CustomResourceDefinition", "processingcontainers.task-api.io"),
+                ("CustomResourceDefinition", "taskruns.task-api.io"),
+                ("Deployment", "task-api-operator"),
+                ("Namespace", NAMESPACE),
+                ("Role", "task-api-operator-leader-election"),
+                ("RoleBinding", "task-api-operator-leader-election"),
+                ("Service", "task-api-operator-metrics"),
+                ("ServiceAccount", "task-api-operator"),
+            ]
+        )
 
     def test_namespaced_objects_are_in_the_operator_namespace(self, base: list[Obj]) -> None:
         for obj in base:
@@ -59,7 +73,8 @@ class TestContents:
             if obj["kind"] in CLUSTER_SCOPED:
                 assert where is None, f"{obj['kind']}/{obj['metadata']['name']} is cluster-scoped"
             else:
-                assert where == NAMESPACE, f"{obj['kind']}/{obj['metadata']['name']} has namespace {where!r}"
+                expected = AGENT_NAMESPACE if (obj["kind"], obj["metadata"]["name"]) in AGENT_OBJECTS else NAMESPACE
+                assert where == expected, f"{obj['kind']}/{obj['metadata']['name']} has namespace {where!r}"
 
     def test_everything_is_labelled_part_of_task_api(self, base: list[Obj]) -> None:
         assert all(o["metadata"]["labels"]["app.kubernetes.io/part-of"] == "task-api" for o in base)

@@ -108,6 +108,7 @@ class TestNoRoleIsDangerous:
     def test_the_only_roles_are_the_four_documented_ones(self, base: list[Obj]) -> None:
         assert sorted(r["metadata"]["name"] for r in roles(base)) == [
             "task-api-edit",
+            "task-api-node-agent",
             "task-api-operator",
             "task-api-operator-leader-election",
             "task-api-view",
