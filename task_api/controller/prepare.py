@@ -15,6 +15,8 @@ import contextlib
 from datetime import datetime
 
 from task_api.controller.pod_index import PodIndex
+from task_api.core.memory_usage import Observation, observations_from_taskrun
+from task_api.core.rightsize import RightSizingSettings, effective_settings
 from task_api.core.taskrun.conditions import is_finished
 from task_api.core.taskrun.decide import stopping
 from task_api.core.taskrun.objects import registry_secret_name
@@ -48,6 +50,7 @@ class Preparer:
         secret_owner, credentials = await self._registry_secret(run)
         template = await self._template(run, credentials, secret_owner)
         upstreams, cycle = await self._upstreams(run)
+        sizing = _right_sizing(run, template)
         return World(
             template=template,
             upstreams=upstreams,
@@ -56,6 +59,8 @@ class Preparer:
             pods=pods,
             claims=await self._claims(run, template),
             upstream_cycle=cycle,
+            right_sizing=sizing,
+            history=await self._history(run, template) if sizing.enabled else (),
         )
 
     async def _observed_pods(self, run: TaskRunResource) -> tuple[ObservedPod, ...]:
@@ -185,6 +190,32 @@ class Preparer:
             except NotFound:
                 found[name] = False
         return found
+
+    async def _history(self, run: TaskRunResource, template: TemplateSource | Halt) -> tuple[Observation, ...]:
+        """What earlier finished runs of the same image digest and template used (right-sizing learns from it):
+        one list of the namespace's TaskRuns, read only before the first pod (a retry follows an OOM kill, where the
+        scale rules and the retry growth size the attempt)."""
+        if isinstance(template, Halt) or run.status.pod_name:
+            return ()
+        items = await self._kube.list_items(taskrun_path(run.metadata.namespace))
+        same: list[Observation] = []
+        for item in items:
+            status = item.get("status") or {}
+            if (
+                status.get("imageDigest") == template.digest
+                and status.get("template") == run.spec.task_template
+                and status.get("completionTime")
+            ):
+                same += observations_from_taskrun(item)
+        return tuple(same)
+
+
+def _right_sizing(run: TaskRunResource, template: TemplateSource | Halt) -> RightSizingSettings:
+    """Pure: right-sizing as it applies to this run (its own setting, else its ProcessingContainer's)."""
+    pc_spec = None
+    if not isinstance(template, Halt) and template.right_sizing is not None:
+        pc_spec = {"memoryRightSizing": template.right_sizing}
+    return effective_settings(pc_spec, run.spec.to_wire())
 
 
 #: At most this many extra TaskRuns are read per pass looking for a cycle of upstreams.

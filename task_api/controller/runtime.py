@@ -97,6 +97,7 @@ class Runtime:
             self._forget_waiter(key)
             self._wake("TaskRun", key)
             return
+        self.metrics.observe_usage(body)
         try:
             run: TaskRunResource | _Unreadable = TaskRunResource.model_validate(body)
         except ValidationError as exc:

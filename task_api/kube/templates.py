@@ -195,9 +195,11 @@ class TemplateResolver:
                 transient=False,
             ) from None
         secrets = [s.name for s in pcon.spec.image_pull_secrets]
+        sizing = pcon.spec.memory_right_sizing
         return TemplateSource(
             container=container,
             image=status.resolved_image or pcon.spec.image,
             digest=status.digest or "",
             pull_secrets=tuple(dict.fromkeys([*secrets, *own_secrets])),
+            right_sizing=sizing.to_wire() if sizing is not None else None,
         )

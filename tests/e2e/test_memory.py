@@ -226,10 +226,6 @@ def test_06_memory_report_learns_a_rule_that_covers_every_peak(
     assert peak["oomKilled"] is False and peak["peakBytes"] <= limit < hand
 
 
-@pytest.mark.skip(
-    reason="automatic right-sizing needs the reconciler to call task_api.core.rightsize.rightsize (issue 17 part 4); "
-    "the lead wires it into the new reconciler (issue 12), then this runs"
-)
 def test_06_memory_right_sizing_sizes_a_fresh_run_by_the_learned_rule(
     memory_ns: Namespace, make_pvc: Callable[..., Path], example_image: Callable[[str], str]
 ) -> None:

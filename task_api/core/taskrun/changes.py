@@ -27,9 +27,22 @@ def wire_status(status: BaseModel) -> dict[str, Any]:
 def status_patch(before: BaseModel, after: BaseModel) -> dict[str, Any]:
     """Pure: the JSON merge patch of a ``status`` taking ``before`` to ``after`` (empty: nothing to write).
     A field that went back to its default is removed (``null``). For TaskRuns and ProcessingContainers alike."""
-    old, new = wire_status(before), wire_status(after)
-    patch: dict[str, Any] = {k: v for k, v in new.items() if old.get(k) != v}
-    patch.update({k: None for k in old if k not in new})
+    return _merge_diff(wire_status(before), wire_status(after))
+
+
+def _merge_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Pure: the smallest JSON merge patch from ``old`` to ``new``: objects are compared key by key (so a write of
+    ``status.memory`` never carries the node agent's ``peaks`` unless they changed), lists as wholes."""
+    patch: dict[str, Any] = {}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            inner = _merge_diff(before, value)
+            if inner:
+                patch[key] = inner
+        elif before != value:
+            patch[key] = value
+    patch.update({key: None for key in old if key not in new})
     return patch
 
 

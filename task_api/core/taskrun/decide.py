@@ -513,6 +513,8 @@ def _memory(step: _Pass, resolved: ResolvedTask, measurements: list[tuple[ScaleR
             oom_kills=step.status.oom_kills,
             retry=step.run.spec.retries,
             max_memory_bytes=step.policy.max_memory_bytes,
+            right_sizing=step.world.right_sizing,
+            history=step.world.history,
         )
     except ValueError as exc:
         raise step.end(R.INVALID_SPEC, f"spec.retries.maxMemory: {exc}") from None
@@ -606,7 +608,7 @@ def _create_pod(step: _Pass, planned: _Planned, attempt: int) -> Decision:
         step.notes.append(Note("Warning", "SpecWarning", text))
     name = pods.task_pod_name(step.name, attempt)
     status.pod_name = name
-    status.memory = planned.memory.summary()
+    status.memory = planned.memory.summary(recorded=status.memory)
     if not status.start_time:
         status.start_time = format_rfc3339(step.now)
     raise step.end(R.PENDING, f"pod {name} created")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from task_api.core.memory_usage import Observation
+from task_api.core.rightsize import RightSizingSettings
 from task_api.core.taskrun.observed_pods import ObservedPod
 from task_api.spec import ProcessingContainer
 from task_api.spec.crd.taskrun import TaskRunReason, TaskRunStatus
@@ -36,6 +38,8 @@ class TemplateSource:
     image: str
     digest: str
     pull_secrets: tuple[str, ...] = ()
+    #: The ProcessingContainer's ``spec.memoryRightSizing`` (as on the wire), when the template came from one.
+    right_sizing: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,9 @@ class World:
     claims: Mapping[str, bool] = field(default_factory=dict)
     #: A chain of ``fromTaskRun`` upstreams that leads back to this run (``a → b → a``), if one was found.
     upstream_cycle: tuple[str, ...] = ()
+    #: Right-sizing as it applies to this run, and what earlier runs of its image digest and template used.
+    right_sizing: RightSizingSettings = field(default_factory=RightSizingSettings)
+    history: tuple[Observation, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from task_api.core.memory_usage import InputSize, Observation
 from task_api.core.pod import measure_pod_name, task_pod_name
+from task_api.core.rightsize import RightSizingSettings
 from task_api.core.taskrun.changes import status_patch
 from task_api.core.taskrun.decide import decide, refused, stopping
 from task_api.core.taskrun.decision import CreatePod, CreateSecret, Decision, DeletePod, DeleteRunPods
@@ -718,3 +720,65 @@ def test_create_actions_name_their_objects() -> None:
     decision = decided(run(), world())
     (create,) = decision.actions
     assert isinstance(create, CreatePod) and create.role == "task" and create.name == A1
+
+
+# -- right-sizing --------------------------------------------------------------------------------------------------
+
+
+def _history(runs: int) -> tuple[Observation, ...]:
+    """Earlier runs whose peak was 1.5 x their 'in' input (the rules give 2 x 'in' for the limit)."""
+    return tuple(
+        Observation(image="img", template="scaled", run=f"ns/r{i}", attempt=1,
+                    inputs=(InputSize("in", "sum", size), InputSize("more", "max_file_size", 10)),
+                    limit_bytes=2 * size, peak_bytes=size * 3 // 2, rule_type="limit")
+        for i, size in enumerate(range(40 * 2**20, (40 + 10 * runs) * 2**20, 10 * 2**20))
+    )  # fmt: skip
+
+
+def _sized(history: tuple[Observation, ...], *, enabled: bool = True) -> Decision:
+    message = measured(("in", "sum", 100 * 2**20), ("more", "max_file_size", 10))
+    return decided(
+        run(SCALED),
+        world(pods=(measure_pod(Phase.SUCCEEDED, message),), history=history,
+              right_sizing=RightSizingSettings(enabled=enabled, min_runs=5)),
+    )  # fmt: skip
+
+
+def test_right_sizing_uses_the_learned_rule_once_enough_runs_have_peaks() -> None:
+    rules = _sized(_history(6), enabled=False)
+    learned = _sized(_history(6))
+    assert learned.status.memory is not None and rules.status.memory is not None
+    assert learned.status.memory.sized_by == "learned"
+    assert any(line.startswith("right-sizing: learned from 6 runs") for line in learned.status.memory.explanation)
+    as_bytes = {
+        m: int(m.removesuffix("Mi")) for m in (learned.status.memory.limit or "", rules.status.memory.limit or "")
+    }
+    assert as_bytes[learned.status.memory.limit or ""] < as_bytes[rules.status.memory.limit or ""]
+    container = learned.actions[0].manifest["spec"]["containers"][0]  # type: ignore[union-attr]
+    assert container["resources"]["limits"]["memory"] == learned.status.memory.limit
+
+
+def test_right_sizing_waits_for_enough_runs_and_says_so() -> None:
+    few = _sized(_history(3))
+    assert few.status.memory is not None and few.status.memory.sized_by == "rules"
+    assert any("3 of 5 runs" in line for line in few.status.memory.explanation)
+
+
+def test_right_sizing_hands_back_to_the_rules_after_an_oom_kill() -> None:
+    retrying = running_status(attempts=2, oomKills=1, podName=A1, reason="Retrying",
+                              measurements=[{"channel": "in", "mode": "sum", "bytes": 100 * 2**20},
+                                            {"channel": "more", "mode": "max_file_size", "bytes": 10}])  # fmt: skip
+    decision = decided(
+        run({**SCALED, "retries": {"limit": 2}}, status=retrying),
+        world(pods=(pod(1),), history=_history(6), right_sizing=RightSizingSettings(enabled=True, min_runs=5)),
+    )
+    assert decision.status.memory is not None and decision.status.memory.sized_by == "oom-escalation"
+
+
+def test_the_agents_peaks_survive_the_operators_memory_write() -> None:
+    recorded = {"memory": {"peak": "20Mi", "peaks": [{"attempt": 1, "pod": A1, "peakBytes": 20 * 2**20,
+                                                       "peak": "20Mi", "source": "cgroup v1 pod"}]}}  # fmt: skip
+    before = run({"retries": {"limit": 1}}, status=running_status(attempts=2, reason="Retrying", **recorded))
+    decision = decided(before, world(pods=(pod(1),)))
+    assert decision.status.memory is not None and decision.status.memory.peak == "20Mi"
+    assert "peaks" not in status_patch(before.status, decision.status).get("memory", {})
