@@ -56,7 +56,7 @@ def build_runtime(kube: KubeClient, config: OperatorConfig, metrics: Metrics) ->
     pods = PodIndex()
     taskruns = TaskRunReconciler(
         prepare=Preparer(kube=kube, templates=templates, pods=pods, workspace_claim=config.workspace_claim),
-        apply=Applier(kube=kube, metrics=metrics),
+        apply=Applier(kube=kube, metrics=metrics, pods=pods),
         finish=finish,
         policy=config.policy(),
     )

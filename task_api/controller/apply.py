@@ -12,6 +12,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from task_api.controller.metrics import Metrics
+from task_api.controller.pod_index import PodIndex
 from task_api.core.taskrun.changes import status_patch
 from task_api.core.taskrun.decision import (
     Action,
@@ -22,6 +23,7 @@ from task_api.core.taskrun.decision import (
     DeleteRunPods,
     DeleteSecret,
 )
+from task_api.core.taskrun.observed_pods import observe_pod
 from task_api.kube import AlreadyExists, KubeApiError, KubeClient, NotFound
 from task_api.kube.client import core_path
 from task_api.kube.taskruns import taskrun_path
@@ -53,9 +55,12 @@ class Applied:
 class Applier:
     """I/O: carries out decisions for TaskRuns."""
 
-    def __init__(self, *, kube: KubeClient, metrics: Metrics) -> None:
+    def __init__(self, *, kube: KubeClient, metrics: Metrics, pods: PodIndex) -> None:
         self._kube = kube
         self._metrics = metrics
+        # Pods this operator creates are filed at once, not when the watch reports them: a pass that comes before
+        # that event (woken by the run's own status write) then finds the pod instead of creating it again.
+        self._pods = pods
 
     async def apply(self, run: TaskRunResource, decision: Decision) -> Applied:
         """I/O: actions, status, clean-up. Raises Conflict (stale decision), :class:`CreateRefused`, or a transient
@@ -83,7 +88,8 @@ class Applier:
     async def _do(self, run: TaskRunResource, action: Action) -> None:
         namespace = run.metadata.namespace
         if isinstance(action, CreatePod):
-            await self._create(run, "pods", action.name, action.manifest)
+            created = await self._create(run, "pods", action.name, action.manifest)
+            self._pods.seen(observe_pod(created))
             self._metrics.pods_created.labels(role=action.role).inc()
         elif isinstance(action, CreateSecret):
             await self._create(run, "secrets", action.name, action.manifest)
@@ -96,12 +102,14 @@ class Applier:
             for pod in await self._kube.list_items(core_path("pods", namespace), label_selector=selector):
                 await self._delete(core_path("pods", namespace, str(pod["metadata"]["name"])))
 
-    async def _create(self, run: TaskRunResource, plural: str, name: str, manifest: Mapping[str, object]) -> None:
+    async def _create(
+        self, run: TaskRunResource, plural: str, name: str, manifest: Mapping[str, object]
+    ) -> Mapping[str, object]:
         """Create; an object of that name that this run owns counts as created (an earlier pass made it and
-        stopped before recording it); one that another object owns is refused."""
+        stopped before recording it); one that another object owns is refused. The object as it now is."""
         namespace = run.metadata.namespace
         try:
-            await self._kube.create(core_path(plural, namespace), manifest)
+            return await self._kube.create(core_path(plural, namespace), manifest)
         except AlreadyExists:
             existing = await self._kube.get(core_path(plural, namespace, name))
             owners = (existing.get("metadata") or {}).get("ownerReferences") or []
@@ -109,6 +117,7 @@ class Applier:
                 raise CreateRefused(
                     plural, name, f"{plural[:-1]} {name} exists and belongs to another object", foreign=True
                 ) from None
+            return existing
         except KubeApiError as exc:
             if exc.transient:
                 raise

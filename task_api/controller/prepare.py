@@ -18,7 +18,7 @@ from task_api.controller.pod_index import PodIndex
 from task_api.core.memory_usage import Observation, observations_from_taskrun
 from task_api.core.rightsize import RightSizingSettings, effective_settings
 from task_api.core.taskrun.conditions import is_finished
-from task_api.core.taskrun.decide import stopping
+from task_api.core.taskrun.decide import current_pod, stopping
 from task_api.core.taskrun.objects import registry_secret_name
 from task_api.core.taskrun.observed_pods import ObservedPod, observe_pod
 from task_api.core.taskrun.world import Halt, RegistryCredentials, TemplateSource, UpstreamView, World
@@ -45,8 +45,8 @@ class Preparer:
     async def world(self, run: TaskRunResource, now: datetime) -> World:
         """I/O: the world of one pass. A run that is only winding down reads nothing but its pods."""
         pods = await self._observed_pods(run)
-        if stopping(run, now):
-            return World(pods=pods)
+        if stopping(run, now) or current_pod(run, pods) is not None:
+            return World(pods=pods)  # winding down, or the attempt's pod decides alone: nothing more to read
         secret_owner, credentials = await self._registry_secret(run)
         template = await self._template(run, credentials, secret_owner)
         upstreams, cycle = await self._upstreams(run)

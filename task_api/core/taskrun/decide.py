@@ -63,7 +63,7 @@ from task_api.spec.crd.taskrun import (
 from task_api.spec.errors import SpecError
 from task_api.spec.scale_rule import ScaleRule
 
-__all__ = ["decide", "heartbeat_due", "refused", "stopping"]
+__all__ = ["current_pod", "decide", "heartbeat_due", "refused", "stopping"]
 
 R = TaskRunReason
 
@@ -162,6 +162,17 @@ def stopping(run: TaskRunResource, now: datetime) -> bool:
         return True
     due = heartbeat_due(run, now)
     return due is not None and due <= 0
+
+
+def current_pod(run: TaskRunResource, observed: Sequence[ObservedPod]) -> ObservedPod | None:
+    """Pure: the pod of the run's current attempt, once the status recorded that attempt and the pod is the run's
+    own. While it exists, only it decides what comes next (running, ended, retried): a pass then needs nothing
+    else read — no template, no upstreams, no credentials."""
+    if not run.status.attempts:
+        return None
+    name = pods.task_pod_name(run.metadata.name, run.status.attempts)
+    uid = run.metadata.uid
+    return next((p for p in observed if p.name == name and p.role == ROLE_TASK and p.owner_uid == uid), None)
 
 
 def decide(run: TaskRunResource, world: World, policy: Policy, now: datetime) -> Decision:
@@ -267,6 +278,9 @@ def _measure_pod_cleanup(step: _Pass) -> list[Action]:
 
 
 def _active(step: _Pass) -> Decision:
+    running = current_pod(step.run, step.world.pods)
+    if running is not None:
+        return _report(step, running)
     source = step.world.template
     if source is None:
         raise step.halt(Halt(R.RESOLVING_IMAGE, "the template was not read", transient=True))

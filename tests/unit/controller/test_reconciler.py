@@ -321,6 +321,11 @@ def test_the_work_loop_runs_a_burst_from_watch_events_alone() -> None:
     reasons = Counter((fake.get(CRD, NS, "taskruns", n) or {}).get("status", {}).get("reason") for n in names)
     assert reasons == Counter({"Succeeded": 20})
     assert sorted(fake.created["pods"]) == sorted(f"{n}-a1" for n in names)
+    # One create per run: a pass that comes before the pod's watch event finds the pod it just made (no
+    # AlreadyExists round trips), and once the pod exists no pass reads the template again.
+    assert sum(r == f"POST /api/v1/namespaces/{NS}/pods" for r in fake.requests) == len(names)
+    template_reads = sum(r.endswith("/processingcontainers/hello") and r.startswith("GET") for r in fake.requests)
+    assert template_reads <= 2 * len(names), template_reads
 
 
 def test_a_run_waits_for_its_claim_and_starts_once_it_exists() -> None:
