@@ -81,8 +81,8 @@ build-binaries:  ## Build Kubernetes and etcd from upstream Go modules into ~/.c
 	hack/build-binaries.sh
 
 .PHONY: testbed-up
-testbed-up: deps  ## Bring the Kubernetes test bed up (no-op when healthy; FRESH=1 for a new cluster).
-	hack/testbed/up.sh $(if $(FRESH),--fresh)
+testbed-up: deps  ## Bring the Kubernetes test bed up (no-op when healthy; FRESH=1 for a new cluster; KWOK_NODES=N on a fleet bed).
+	hack/testbed/up.sh $(if $(FRESH),--fresh) $(if $(KWOK_NODES),--nodes $(KWOK_NODES))
 
 .PHONY: testbed-down
 testbed-down:  ## Stop the test bed and remove everything it left on the machine (PURGE=1: its state too).
