@@ -128,6 +128,14 @@ crds: $(VENV)/.installed  ## Regenerate crds/ from the models (a test fails when
 demo: install docker-up testbed-up deploy-testbed  ## The main job end to end: operator, examples, kubectl get taskruns.
 	hack/demo.sh
 
+.PHONY: bench-scale
+bench-scale: install docker-up  ## F1-F4 on a simulated fleet (kwok, 100 nodes): bursts, steady load, API cost, memory, restart.
+	$(PY) -m bench.scale
+
+.PHONY: profile-scale
+profile-scale: install docker-up  ## py-spy samples of the operator under a burst of 2000 on the fleet (build/scale/).
+	$(PY) -m bench.scale_burst 2000 --profile build/scale
+
 .PHONY: bench-operator
 bench-operator: install testbed-up deploy-testbed  ## P1-P3: burst vs direct pods, latency at 5/s, RSS over 2000 runs.
 	$(PY) -m bench.operator_burst 300

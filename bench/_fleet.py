@@ -13,9 +13,12 @@ import asyncio
 import contextlib
 import json
 import os
+import re
+import signal
 import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,19 @@ from tests.fixtures.fleet import (
 )
 
 CONCURRENCY = 32
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` that also winds down on SIGTERM (a time-out), so :func:`fleet_session` stops the operator
+    and takes the bed down."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    asyncio.run(main)
+
+
 FINAL = frozenset({"Succeeded", "Failed"})
 MIB = 1024 * 1024
 
@@ -298,5 +314,41 @@ def cpu_snapshot(pids: Mapping[str, int]) -> dict[str, float]:
     return out
 
 
-def run_quiet(argv: list[str]) -> str:
-    return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+@contextlib.contextmanager
+def profiled(pid: int, output: Path | None, *, rate: int = 67) -> Iterator[None]:
+    """``py-spy record`` attached to ``pid`` for the block (nothing when ``output`` is None), writing collapsed
+    stacks to ``output`` (for :func:`top_frames`; flamegraph.pl and speedscope draw them)."""
+    if output is None:
+        yield
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    argv = [spy, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw", "--output", str(output)]
+    # --nonblocking: sampling never pauses the operator, so the figures measured meanwhile stay honest.
+    recorder = subprocess.Popen([*argv, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        try:
+            recorder.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
+
+
+def top_frames(collapsed: str, *, limit: int = 15) -> list[tuple[str, float]]:
+    """The functions most often on the stack in py-spy's collapsed output (inclusive share of samples), each
+    counted once per sample. Pure."""
+    total = 0
+    inclusive: dict[str, int] = {}
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        # "function (file.py:line)": one function, whatever line of it was running.
+        for frame in {re.sub(r":\d+\)$", ")", f) for f in stack.split(";")}:
+            inclusive[frame] = inclusive.get(frame, 0) + count
+    ranked = sorted(inclusive.items(), key=lambda kv: -kv[1])[:limit]
+    return [(frame, n / total) for frame, n in ranked] if total else []

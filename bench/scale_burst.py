@@ -15,10 +15,10 @@ Usage: python -m bench.scale_burst [N ...] [--ttl] [--nodes 100] [--keep]   (bri
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench._cluster import taskruns
@@ -34,7 +34,10 @@ from bench._fleet import (
     fleet_session,
     fleet_taskrun,
     is_task_pod,
+    profiled,
+    run,
     settle,
+    top_frames,
 )
 from task_api.kube.client import core_path
 from tests.fixtures.fleet import WRITE_VERBS, by_verb_and_resource, request_delta
@@ -64,6 +67,8 @@ class Side:
     until_final: float
     requests: dict[tuple[str, str], float]
     cpu: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds each component used over the whole burst, until every run (pod) was final.
+    cpu_total: dict[str, float] = field(default_factory=dict)
     #: Writes per second the API server took while this side's pods were being created (every client).
     write_rate: float = 0.0
     #: 429s the API server answered (API Priority and Fairness) in the window.
@@ -109,6 +114,7 @@ async def _measure(
             final = await pods.wait(f"{n} direct pods to finish", lambda t: len(t.final) >= n, timeout=1800)
         await settle(kube, namespace)  # the last status writes and Events land
         after = await api_counts(kube)
+        cpu_after = cpu_snapshot(pids)
     window = request_delta(before, at_pods)
     writes_in_window = sum(v for key, v in window.items() if key.write)
     return Side(
@@ -117,6 +123,7 @@ async def _measure(
         until_final=final - start,
         requests=by_verb_and_resource(request_delta(before, after)),
         cpu={k: cpu_pods.get(k, 0.0) - v for k, v in cpu_before.items()},
+        cpu_total={k: cpu_after.get(k, 0.0) - v for k, v in cpu_before.items()},
         write_rate=writes_in_window / (exist - start),
         throttled=sum(v for key, v in request_delta(before, after).items() if key.code == "429"),
     )
@@ -128,10 +135,18 @@ async def direct_side(fx: Fleet, n: int, label: str) -> Side:
     return await _measure(fx, n=n, namespace=namespace, bodies=bodies, ttl=False, kind="direct")
 
 
-async def operator_side(fx: Fleet, n: int, label: str, *, ttl: bool) -> Side:
+async def operator_side(fx: Fleet, n: int, label: str, *, ttl: bool, profile: Path | None = None) -> Side:
+    """The TaskRuns' side; with ``profile``, py-spy samples the operator meanwhile (collapsed stacks there)."""
     namespace = f"scale-{label}-op"
     bodies = [(taskruns(namespace), fleet_taskrun(f"run-{i}", fx.image, ttl=0 if ttl else None)) for i in range(n)]
-    return await _measure(fx, n=n, namespace=namespace, bodies=bodies, ttl=ttl, kind="operator")
+    with profiled(fx.operator.pid, profile):
+        side = await _measure(fx, n=n, namespace=namespace, bodies=bodies, ttl=ttl, kind="operator")
+    if profile is not None and profile.exists():
+        print(f"\npy-spy: where the operator's time went during the burst of {n} (inclusive share of samples; "
+              f"stacks in {profile}):")  # fmt: skip
+        for frame, share in top_frames(profile.read_text()):
+            print(f"  {share * 100:5.1f} %  {frame}")
+    return side
 
 
 def report(label: str, op: Side, direct: Side, *, nodes: int) -> None:
@@ -146,6 +161,9 @@ def report(label: str, op: Side, direct: Side, *, nodes: int) -> None:
           f"direct side {direct.write_rate:.0f}; 429s answered: operator side {op.throttled:.0f}")  # fmt: skip
     cpu = ", ".join(f"{k} {v:.1f}" for k, v in sorted(op.cpu.items(), key=lambda kv: -kv[1]) if v >= 0.05)
     print(f"CPU seconds until every pod existed (operator side): {cpu}")
+    total = ", ".join(f"{k} {v * 1000 / op.n:.1f}" for k, v in sorted(op.cpu_total.items(), key=lambda kv: -kv[1])
+                      if v >= 0.05)  # fmt: skip
+    print(f"CPU milliseconds per TaskRun over its whole life: {total}")
     print(f"API cost per TaskRun: {op.per_run(writes_only=False):.2f} requests, {op.per_run(writes_only=True):.2f} "
           f"writes; per bare pod: {direct.per_run(writes_only=False):.2f} requests, "
           f"{direct.per_run(writes_only=True):.2f} writes (its own: 1 create)")  # fmt: skip
@@ -178,11 +196,14 @@ def summary(op: Side, direct: Side) -> Mapping[str, float]:
     return {"operator_s": op.until_pods, "direct_s": direct.until_pods, "ratio": op.rate / direct.rate}
 
 
-async def main(sizes: list[int], *, ttl: bool, nodes: int, keep: bool, reuse: bool) -> None:
+async def main(
+    sizes: list[int], *, ttl: bool, nodes: int, keep: bool, reuse: bool, profile: Path | None = None
+) -> None:
     async with fleet_session(nodes, keep=keep, fresh=not reuse) as fx:
         for n in sizes:
             direct = await direct_side(fx, n, f"b{n}")
-            op = await operator_side(fx, n, f"b{n}" + ("-ttl" if ttl else ""), ttl=ttl)
+            out = profile / f"burst-{n}.txt" if profile else None
+            op = await operator_side(fx, n, f"b{n}" + ("-ttl" if ttl else ""), ttl=ttl, profile=out)
             report(f"burst {n}" + (" with ttlSecondsAfterFinished: 0" if ttl else ""), op, direct, nodes=nodes)
             print(f"operator RSS {fx.operator.rss_bytes() / MIB:.1f} MiB (idle before any run {fx.rss_idle / MIB:.1f})")
 
@@ -194,5 +215,6 @@ if __name__ == "__main__":
     parser.add_argument("--nodes", type=int, default=100, help="fake nodes (default 100)")
     parser.add_argument("--keep", action="store_true", help="leave the fleet bed up afterwards")
     parser.add_argument("--reuse", action="store_true", help="use the fleet bed as it is (default: a fresh cluster)")
+    parser.add_argument("--profile", type=Path, help="record the operator with py-spy into this directory")
     args = parser.parse_args()
-    asyncio.run(main(args.sizes, ttl=args.ttl, nodes=args.nodes, keep=args.keep, reuse=args.reuse))
+    run(main(args.sizes, ttl=args.ttl, nodes=args.nodes, keep=args.keep, reuse=args.reuse, profile=args.profile))

@@ -30,6 +30,7 @@ from bench._fleet import (
     fleet_session,
     fleet_taskrun,
     is_task_pod,
+    run,
 )
 from bench.scale_burst import costs_table_single
 from task_api.kube.client import core_path
@@ -172,7 +173,7 @@ if __name__ == "__main__":
     parser.add_argument("--keep", action="store_true", help="leave the fleet bed up afterwards")
     parser.add_argument("--reuse", action="store_true", help="use the fleet bed as it is (default: a fresh cluster)")
     args = parser.parse_args()
-    asyncio.run(
+    run(
         main(
             args.finished,
             wave=args.wave,

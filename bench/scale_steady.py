@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench._cluster import percentile, taskruns
-from bench._fleet import Fleet, Tracker, direct_copy, fleet_session, fleet_taskrun, is_task_pod
+from bench._fleet import Fleet, Tracker, direct_copy, fleet_session, fleet_taskrun, is_task_pod, run
 from task_api.kube.client import core_path
 from tests.fixtures.fleet import KWOK_RUN_TIME
 
@@ -151,7 +151,7 @@ if __name__ == "__main__":
     parser.add_argument("--keep", action="store_true", help="leave the fleet bed up afterwards")
     parser.add_argument("--reuse", action="store_true", help="use the fleet bed as it is (default: a fresh cluster)")
     args = parser.parse_args()
-    asyncio.run(
+    run(
         main(
             args.rates, seconds=args.seconds, run_time=args.run_time, nodes=args.nodes, keep=args.keep, reuse=args.reuse
         )

@@ -402,7 +402,8 @@ start_daemon kube-scheduler "$KUBE_BIN/kube-scheduler" \
   --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" --leader-elect=false --profiling=false \
   "${fleet_scheduler[@]}"
 if [ "$TESTBED_KIND" = fleet ]; then
-  start_daemon kwok "$KWOK_BIN/kwok" --kubeconfig "$KUBECONFIG_ADMIN" --config "$conf/kwok.yaml"
+  # --v=WARN: at INFO kwok logs every patch it makes (two per pod).
+  start_daemon kwok "$KWOK_BIN/kwok" --kubeconfig "$KUBECONFIG_ADMIN" --config "$conf/kwok.yaml" --v=WARN
   kubectl_admin apply -f "$here/manifests/" >/dev/null
   wait_for kube-controller-manager 180 kube-controller-manager probe_kube-controller-manager
   wait_for kube-scheduler 180 kube-scheduler probe_kube-scheduler
