@@ -197,9 +197,16 @@ def summary(op: Side, direct: Side) -> Mapping[str, float]:
 
 
 async def main(
-    sizes: list[int], *, ttl: bool, nodes: int, keep: bool, reuse: bool, profile: Path | None = None
+    sizes: list[int],
+    *,
+    ttl: bool,
+    nodes: int,
+    keep: bool,
+    reuse: bool,
+    profile: Path | None = None,
+    workers: int | None = None,
 ) -> None:
-    async with fleet_session(nodes, keep=keep, fresh=not reuse) as fx:
+    async with fleet_session(nodes, keep=keep, fresh=not reuse, workers=workers) as fx:
         for n in sizes:
             direct = await direct_side(fx, n, f"b{n}")
             out = profile / f"burst-{n}.txt" if profile else None
@@ -216,5 +223,16 @@ if __name__ == "__main__":
     parser.add_argument("--keep", action="store_true", help="leave the fleet bed up afterwards")
     parser.add_argument("--reuse", action="store_true", help="use the fleet bed as it is (default: a fresh cluster)")
     parser.add_argument("--profile", type=Path, help="record the operator with py-spy into this directory")
+    parser.add_argument("--workers", type=int, help="the operator's TASK_API_WORKERS (default: its own, 32)")
     args = parser.parse_args()
-    run(main(args.sizes, ttl=args.ttl, nodes=args.nodes, keep=args.keep, reuse=args.reuse, profile=args.profile))
+    run(
+        main(
+            args.sizes,
+            ttl=args.ttl,
+            nodes=args.nodes,
+            keep=args.keep,
+            reuse=args.reuse,
+            profile=args.profile,
+            workers=args.workers,
+        )
+    )
