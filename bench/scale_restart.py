@@ -158,9 +158,10 @@ async def restart(fx: Fleet, *, unfinished: int, namespace: str = "scale-restart
 
 async def main(finished: int, *, wave: int, unfinished: int, nodes: int, keep: bool, reuse: bool) -> None:
     async with fleet_session(nodes, keep=keep, fresh=not reuse) as fx:
-        print(f"\n== memory: {finished} TaskRuns in waves of {wave}")
-        memory = await finished_waves(fx, finished, wave)
-        report_memory(memory)
+        if finished > 0:  # 0: only the restart, with whatever a reused bed holds
+            print(f"\n== memory: {finished} TaskRuns in waves of {wave}")
+            memory = await finished_waves(fx, finished, wave)
+            report_memory(memory)
         await restart(fx, unfinished=unfinished)
 
 
