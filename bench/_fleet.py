@@ -250,7 +250,7 @@ async def _warm_up(kube: KubeClient, image: str) -> dict[str, Any]:
     namespace = "scale-warmup"
     async with Tracker(kube, core_path("pods", namespace), keep=is_task_pod) as pods:
         await kube.create(taskruns(namespace), fleet_taskrun("warmup", image, run_time="1s"))
-        await pods.wait("the warm-up TaskRun's pod to finish", lambda t: len(t.final) >= 1, timeout=120)
+        await pods.wait("the warm-up TaskRun's pod to finish", lambda t: len(t.final) >= 1, timeout=600)
     items = await kube.list_items(core_path("pods", namespace), label_selector="task-api.io/role=task")
     return items[0]
 

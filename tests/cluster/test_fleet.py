@@ -168,9 +168,7 @@ def test_fake_nodes_run_task_pods_to_each_outcome_the_stages_allow(fleet: Fleet)
     assert status["oom"]["memory"]["limit"] == "128Mi"
     # The measuring pod's report (kwok's Stage) sized the memory: 2 x 50 MiB x 1.1 headroom.
     assert status["scaled"]["reason"] == "Succeeded"
-    assert status["scaled"]["measurements"] == [
-        {"channel": "in", "mode": "sum", "bytes": MEASURED_BYTES, "files": 12}
-    ]
+    assert status["scaled"]["measurements"] == [{"channel": "in", "mode": "sum", "bytes": MEASURED_BYTES, "files": 12}]
     assert status["scaled"]["memory"]["limit"] == "110Mi"
 
     pods = json.loads(fleet.bed.kubectl_run("get", "pods", "-n", fleet.namespace, "-o", "json").stdout)["items"]
