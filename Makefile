@@ -128,9 +128,12 @@ crds: $(VENV)/.installed  ## Regenerate crds/ from the models (a test fails when
 demo: install docker-up testbed-up deploy-testbed  ## The main job end to end: operator, examples, kubectl get taskruns.
 	hack/demo.sh
 
+# Burst sizes of bench-scale (docs/scaling.md); e.g. SCALE_SIZES=2000 for a shorter run.
+SCALE_SIZES ?= 2000 10000
+
 .PHONY: bench-scale
-bench-scale: install docker-up  ## F1-F4 on a simulated fleet (kwok, 100 nodes): bursts, steady load, API cost, memory, restart.
-	$(PY) -m bench.scale
+bench-scale: install docker-up  ## F1-F5 on a simulated fleet (kwok, 100 nodes): bursts, steady load, API cost, memory, restart.
+	$(PY) -m bench.scale --sizes $(SCALE_SIZES)
 
 .PHONY: profile-scale
 profile-scale: install docker-up  ## py-spy samples of the operator under a burst of 2000 on the fleet (build/scale/).

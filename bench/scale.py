@@ -7,7 +7,8 @@ One fresh fleet bed (100 fake nodes, kwok; no kubelet) and the operator as a hos
 3. the same burst with ``ttlSecondsAfterFinished: 0`` (ratio to the direct side of 2.);
 4. F1 + F3 burst of 10,000;
 5. F4 memory: the operator's RSS after those runs finished (idle, after 2., after 4.);
-6. F4 restart with every TaskRun above present: resync time, writes to finished runs.
+6. F4 restart with every TaskRun above present: resync time, writes to finished runs;
+7. F5 the CPU an API request costs the operator's HTTP client, against HTTP/2 and aiohttp.
 
 A 2-replica variant needs leader election, which the operator does not have yet: ``--replicas 2`` says so and
 stops (the hook is :func:`replicas_supported`).
@@ -21,7 +22,7 @@ import argparse
 import time
 from pathlib import Path
 
-from bench import scale_burst, scale_restart, scale_steady
+from bench import scale_burst, scale_client, scale_restart, scale_steady
 from bench._fleet import MIB, fleet_session, run
 from bench.scale_restart import Memory
 
@@ -58,6 +59,8 @@ async def main(*, nodes: int, sizes: list[int], keep: bool, profile: Path | None
         print("\n== memory")
         scale_restart.report_memory(Memory(idle=fx.rss_idle, samples=samples))
         await scale_restart.restart(fx, unfinished=500)
+        print("\n== F5 the CPU of an API request, by HTTP client")
+        await scale_client.main(2000, 32)
     print(f"\nbench-scale took {(time.monotonic() - started) / 60:.1f} min")
 
 
