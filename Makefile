@@ -81,8 +81,8 @@ build-binaries:  ## Build Kubernetes and etcd from upstream Go modules into ~/.c
 	hack/build-binaries.sh
 
 .PHONY: testbed-up
-testbed-up: deps  ## Bring the Kubernetes test bed up (no-op when healthy; FRESH=1 for a new cluster).
-	hack/testbed/up.sh $(if $(FRESH),--fresh)
+testbed-up: deps  ## Bring the Kubernetes test bed up (no-op when healthy; FRESH=1 for a new cluster; KWOK_NODES=N on a fleet bed).
+	hack/testbed/up.sh $(if $(FRESH),--fresh) $(if $(KWOK_NODES),--nodes $(KWOK_NODES))
 
 .PHONY: testbed-down
 testbed-down:  ## Stop the test bed and remove everything it left on the machine (PURGE=1: its state too).
@@ -128,6 +128,17 @@ crds: $(VENV)/.installed  ## Regenerate crds/ from the models (a test fails when
 .PHONY: demo
 demo: install docker-up testbed-up deploy-testbed  ## The main job end to end: operator, examples, kubectl get taskruns.
 	hack/demo.sh
+
+# Burst sizes of bench-scale (docs/scaling.md); e.g. SCALE_SIZES=2000 for a shorter run.
+SCALE_SIZES ?= 2000 10000
+
+.PHONY: bench-scale
+bench-scale: install docker-up  ## F1-F5 on a simulated fleet (kwok, 100 nodes): bursts, steady load, API cost, memory, restart.
+	$(PY) -m bench.scale --sizes $(SCALE_SIZES)
+
+.PHONY: profile-scale
+profile-scale: install docker-up  ## py-spy samples of the operator under a burst of 2000 on the fleet (build/scale/).
+	$(PY) -m bench.scale_burst 2000 --profile build/scale
 
 .PHONY: bench-operator
 bench-operator: install testbed-up deploy-testbed  ## P1-P3: burst vs direct pods, latency at 5/s, RSS over 2000 runs.

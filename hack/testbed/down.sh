@@ -127,7 +127,9 @@ restore_sysctls() {
   rm -f "$TESTBED_DIR/sysctl.orig"
 }
 
-# 1. The kubelet first, so that it does not restart what we stop next; then the pods and their shims.
+# 1. The kubelet (or a fleet bed's kwok) first, so that it does not restart what we stop next; then the pods and
+# their shims.
+stop_component kwok 10
 stop_component kubelet 10
 kill_pods
 kill_shims

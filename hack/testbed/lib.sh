@@ -31,6 +31,18 @@ TESTBED_DIR=${TASK_API_TESTBED_DIR:-${TASK_API_STATE:-/var/lib/task-api}/testbed
 TESTBED_CACHE=${TASK_API_CACHE:-$HOME/.cache/task-api}
 KUBE_BIN=$TESTBED_CACHE/kubernetes/$KUBE_VERSION
 ETCD_BIN=$TESTBED_CACHE/etcd/$ETCD_VERSION
+KWOK_BIN=$TESTBED_CACHE/kwok/$KWOK_VERSION
+
+# "node": one real node (kubelet, containerd, CNI) — every test bed but one. "fleet": the control plane and kwok's
+# simulated nodes only, no kubelet (hack/testbed/profiles/scale.env, docs/scaling.md).
+TESTBED_KIND=${TESTBED_KIND:-node}
+# fleet only: fake nodes up.sh makes (fleet-nodes.sh changes the count later), kwok's port (healthz, metrics), the
+# addresses kwok writes into pod statuses (never routed anywhere), and the simulated pods' default timings.
+KWOK_NODES=${TESTBED_KWOK_NODES:-10}
+KWOK_PORT=${TESTBED_KWOK_PORT:-10247}
+KWOK_POD_CIDR=${TESTBED_KWOK_POD_CIDR:-10.252.0.0/16}
+KWOK_START_DELAY=${TESTBED_KWOK_START_DELAY:-1s}
+KWOK_RUN_TIME=${TESTBED_KWOK_RUN_TIME:-10s}
 
 # The node's address lives on an interface of its own (this kernel has no "dummy" link type, so it is an
 # empty bridge): kubelet refuses loopback addresses, and an address we create is one we can remove.
@@ -72,7 +84,14 @@ DOCKER=/usr/bin/docker
 [ -x "$DOCKER" ] || DOCKER=$(command -v docker || echo /usr/bin/docker)
 
 # Daemons in start order; down.sh stops them in reverse.
-COMPONENTS=(registry etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet)
+case $TESTBED_KIND in
+  node) COMPONENTS=(registry etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet) ;;
+  fleet) COMPONENTS=(registry etcd kube-apiserver kube-controller-manager kube-scheduler kwok) ;;
+  *)
+    printf '[testbed] error: TESTBED_KIND=%s: allowed: node, fleet\n' "$TESTBED_KIND" >&2
+    exit 2
+    ;;
+esac
 
 testbed_t0=$EPOCHREALTIME
 # Seconds since the script started, with milliseconds.
@@ -104,6 +123,7 @@ binary_of() {
     registry) echo /usr/bin/docker-registry ;;
     etcd) echo "$ETCD_BIN/etcd" ;;
     containerd) echo /usr/bin/containerd ;;
+    kwok) echo "$KWOK_BIN/kwok" ;;
     *) echo "$KUBE_BIN/$1" ;;
   esac
 }
@@ -172,6 +192,11 @@ fingerprint() {
     echo "$TESTBED_DIR $NODE_NAME $NODE_IFACE $NODE_IP $POD_CIDR $CNI_BRIDGE $CNI_NETWORK $SERVICE_CIDR"
     echo "$KUBERNETES_SERVICE_IP $APISERVER_PORT $ETCD_PORT $ETCD_PEER_PORT $REGISTRY_ADDR $KUBELET_PORT"
     echo "$KUBELET_HEALTHZ_PORT $CONTROLLER_MANAGER_PORT $SCHEDULER_PORT $CGROUP_ROOT $KUBE_BIN $ETCD_BIN"
+    # Only a fleet bed depends on these, so a node bed's fingerprint is the same whatever they say.
+    [ "$TESTBED_KIND" = node ] || {
+      cat "$testbed_hack/testbed/kwok/"*
+      echo "$TESTBED_KIND $KWOK_BIN $KWOK_PORT $KWOK_POD_CIDR $KWOK_START_DELAY $KWOK_RUN_TIME"
+    }
   } | sha256sum | cut -c1-16
 }
 
@@ -209,6 +234,7 @@ probe_kube-apiserver() {
 probe_kube-controller-manager() { curl -sfk "https://127.0.0.1:$CONTROLLER_MANAGER_PORT/healthz"; }
 probe_kube-scheduler() { curl -sfk "https://127.0.0.1:$SCHEDULER_PORT/healthz"; }
 probe_kubelet() { curl -sf "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz"; }
+probe_kwok() { curl -sf "http://127.0.0.1:$KWOK_PORT/healthz"; }
 
 probe_node_untainted() {
   [ -z "$(kubectl_admin get node "$NODE_NAME" -o 'jsonpath={.spec.taints}' 2>/dev/null)" ]
@@ -219,6 +245,14 @@ kubepods_cgroups() {
   find /sys/fs/cgroup/*"$CGROUP_ROOT"/kubepods /sys/fs/cgroup"$CGROUP_ROOT"/kubepods -depth -type d 2>/dev/null
 }
 probe_node_ready() {
+  [ "$TESTBED_KIND" = fleet ] && { probe_fleet_ready; return; }
   [ "$(kubectl_admin get node "$NODE_NAME" \
     -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+# The fleet: at least one fake node, and every fake node Ready.
+probe_fleet_ready() {
+  local states
+  states=$(kubectl_admin get nodes -l type=kwok \
+    -o 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null) || return 1
+  [ -n "$states" ] && ! grep -qv '^True$' <<<"$states"
 }

@@ -26,12 +26,18 @@ for c in "${COMPONENTS[@]}"; do
     line "$c" "pid $pid, healthy"
   fi
 done
-if [ $ok = 1 ] && probe_node_ready; then
+if [ "$TESTBED_KIND" = fleet ]; then
+  if [ $ok = 1 ] && probe_fleet_ready; then
+    line "fake nodes" "$(kubectl_admin get nodes -l type=kwok -o name | wc -l) Ready (kwok)"
+  else
+    line "fake nodes" "not all Ready"; ok=0
+  fi
+elif [ $ok = 1 ] && probe_node_ready; then
   line "node $NODE_NAME" "Ready ($NODE_IP)"
 else
   line "node $NODE_NAME" "not Ready"; ok=0
 fi
-if [ $ok = 1 ]; then
+if [ $ok = 1 ] && [ "$TESTBED_KIND" = node ]; then
   pause=$(sed -n 's/^ *sandbox_image = "\(.*\)"/\1/p' "$CONTAINERD_DIR/config.toml")
   # Captured first: with pipefail, grep -q exiting early could SIGPIPE ctr and fail the check.
   images=$(ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q 2>/dev/null)

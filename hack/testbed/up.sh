@@ -4,6 +4,10 @@
 #   hack/testbed/up.sh           # idempotent: a no-op (a few probes) when everything answers
 #   hack/testbed/up.sh --fresh   # always start a new, empty cluster
 #
+# With TESTBED_KIND=fleet (hack/testbed/profiles/scale.env) the bed has no real node: the control plane, the
+# registry and kwok, which simulates nodes (--nodes N, default 10; a healthy bed is scaled to N) and the lifecycle
+# of the pods placed on them.
+#
 # When any component is down or unhealthy — including after a session was SIGKILLed — it first runs
 # down.sh (kill by PID file, unmount, remove network and iptables leftovers, wipe cluster state) and then
 # starts a new cluster. Kept across runs: certificates, the registry's credentials and stored images, the
@@ -13,13 +17,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 
-fresh=0
-for arg in "$@"; do
-  case $arg in
+fresh=0 nodes=""
+while [ $# -gt 0 ]; do
+  case $1 in
     --fresh) fresh=1 ;;
-    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
-    *) die "unknown argument '$arg' (allowed: --fresh, --help)" ;;
+    --nodes)
+      nodes=${2:-}
+      shift
+      [[ $nodes =~ ^[0-9]+$ ]] || die "--nodes '$nodes': give a whole number of fake nodes"
+      [ "$TESTBED_KIND" = fleet ] || die "--nodes: fake nodes live on a fleet bed (TESTBED_PROFILE=scale), not this one"
+      KWOK_NODES=$nodes
+      ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) die "unknown argument '$1' (allowed: --fresh, --nodes N, --help)" ;;
   esac
+  shift
 done
 require_root
 validate_settings
@@ -38,10 +50,14 @@ healthy() {
 
 # What clients need, in one machine-readable place (tests/fixtures/testbed.py reads it). No secrets here.
 describe() {
-  local pause_ref
-  pause_ref=$(sed -n 's/^ *sandbox_image = "\(.*\)"/\1/p' "$CONTAINERD_DIR/config.toml")
+  local pause_ref="" nodes=0
+  [ "$TESTBED_KIND" = fleet ] ||
+    pause_ref=$(sed -n 's/^ *sandbox_image = "\(.*\)"/\1/p' "$CONTAINERD_DIR/config.toml")
+  [ "$TESTBED_KIND" = node ] || nodes=$(kubectl_admin get nodes -l type=kwok -o name | wc -l)
   cat >"$TESTBED_DIR/testbed.json.tmp" <<EOF
 {
+  "kind": "$TESTBED_KIND",
+  "kwok_nodes": $nodes,
   "kube_version": "$KUBE_VERSION",
   "etcd_version": "$ETCD_VERSION",
   "kubeconfig": "$KUBECONFIG_ADMIN",
@@ -67,11 +83,20 @@ EOF
 # Before take_lock: docker-up.sh may start dockerd, which must never inherit the lock (fd 9).
 "$testbed_hack/docker-up.sh" 9>&-
 take_lock
-"$testbed_hack/build-binaries.sh" >/dev/null
+if [ "$TESTBED_KIND" = fleet ]; then
+  "$testbed_hack/build-binaries.sh" --kwok >/dev/null
+else
+  "$testbed_hack/build-binaries.sh" >/dev/null
+fi
 
 if [ $fresh = 0 ] && healthy; then
+  [ -z "$nodes" ] || "$here/fleet-nodes.sh" "$nodes"
   describe
-  log "already up (node $NODE_NAME Ready); KUBECONFIG=$KUBECONFIG_ADMIN"
+  if [ "$TESTBED_KIND" = fleet ]; then
+    log "already up ($(kubectl_admin get nodes -l type=kwok -o name | wc -l) fake nodes Ready); KUBECONFIG=$KUBECONFIG_ADMIN"
+  else
+    log "already up (node $NODE_NAME Ready); KUBECONFIG=$KUBECONFIG_ADMIN"
+  fi
   exit 0
 fi
 # Anything left from an earlier run (clean or SIGKILLed) goes first; a partial bed is never patched up.
@@ -269,21 +294,49 @@ maxPods: 110
 EOF
 }
 
-# Paths outside $TESTBED_DIR that kubelet and libcni create and cannot be told to put elsewhere; down.sh
-# removes the ones that were not there before.
-for p in /var/lib/kubelet /var/lib/cni /var/log/containers; do
-  [ -e "$p" ] || echo "$p"
-done >"$TESTBED_DIR/host-paths"
-pause_ref=$("$testbed_hack/pause/build.sh" "$TESTBED_DIR/images")
-registry_setup
-containerd_setup "$pause_ref"
-net_up
-save_sysctls
-kubelet_setup
+# --- kwok (fleet only): its configuration and Stages, the bed's settings filled in ----------------------------
+# A Go duration as milliseconds (the Stages' defaults); only the forms the profiles use: 250ms, 2s, 1m.
+duration_ms() {
+  case $1 in
+    *ms) echo "${1%ms}" ;;
+    *s) echo "$((${1%s} * 1000))" ;;
+    *m) echo "$((${1%m} * 60000))" ;;
+    *) die "'$1' is not a duration like 500ms, 10s or 2m" ;;
+  esac
+}
+kwok_setup() {
+  local start_ms run_ms
+  start_ms=$(duration_ms "$KWOK_START_DELAY") run_ms=$(duration_ms "$KWOK_RUN_TIME")
+  [[ $start_ms =~ ^[0-9]+$ && $run_ms =~ ^[0-9]+$ ]] ||
+    die "TESTBED_KWOK_START_DELAY='$KWOK_START_DELAY' / TESTBED_KWOK_RUN_TIME='$KWOK_RUN_TIME': use 500ms, 10s or 2m"
+  sed -e "s|@START_DELAY_MS@|$start_ms|g" -e "s|@RUN_TIME_MS@|$run_ms|g" \
+    -e "s|@START_DELAY@|$KWOK_START_DELAY|g" -e "s|@RUN_TIME@|$KWOK_RUN_TIME|g" \
+    -e "s|@POD_CIDR@|$KWOK_POD_CIDR|g" -e "s|@NODE_IP@|$NODE_IP|g" -e "s|@PORT@|$KWOK_PORT|g" \
+    -e "s|@MEASURE_BYTES@|52428800|g" -e "s|@MEASURE_FILES@|12|g" \
+    "$here/kwok/stages.yaml" >"$conf/kwok.yaml"
+}
+
+if [ "$TESTBED_KIND" = fleet ]; then
+  registry_setup
+  net_up
+  kwok_setup
+else
+  # Paths outside $TESTBED_DIR that kubelet and libcni create and cannot be told to put elsewhere; down.sh
+  # removes the ones that were not there before.
+  for p in /var/lib/kubelet /var/lib/cni /var/log/containers; do
+    [ -e "$p" ] || echo "$p"
+  done >"$TESTBED_DIR/host-paths"
+  pause_ref=$("$testbed_hack/pause/build.sh" "$TESTBED_DIR/images")
+  registry_setup
+  containerd_setup "$pause_ref"
+  net_up
+  save_sysctls
+  kubelet_setup
+fi
 
 # The waits below are generous on purpose: on 2 cores shared with other work, the API server can take
 # minutes to start; on an idle machine the whole sequence takes about 10 s (bench/testbed_up.py).
-log "starting registry, etcd and containerd"
+log "starting registry, etcd$([ "$TESTBED_KIND" = fleet ] || echo ' and containerd')"
 start_daemon registry /usr/bin/docker-registry serve "$TESTBED_DIR/registry/config.yml"
 start_daemon etcd "$ETCD_BIN/etcd" --name testbed --data-dir "$TESTBED_DIR/etcd" \
   --listen-client-urls "https://127.0.0.1:$ETCD_PORT" --advertise-client-urls "https://127.0.0.1:$ETCD_PORT" \
@@ -295,7 +348,7 @@ start_daemon etcd "$ETCD_BIN/etcd" --name testbed --data-dir "$TESTBED_DIR/etcd"
   --peer-cert-file "$PKI/etcd-server.crt" --peer-key-file "$PKI/etcd-server.key" \
   --peer-trusted-ca-file "$PKI/ca.crt" --peer-client-cert-auth \
   --listen-metrics-urls "" --log-level warn --unsafe-no-fsync
-start_daemon containerd /usr/bin/containerd --config "$CONTAINERD_DIR/config.toml"
+[ "$TESTBED_KIND" = fleet ] || start_daemon containerd /usr/bin/containerd --config "$CONTAINERD_DIR/config.toml"
 
 wait_for etcd 120 etcd probe_etcd
 log "starting kube-apiserver"
@@ -315,13 +368,23 @@ start_daemon kube-apiserver "$KUBE_BIN/kube-apiserver" \
   --encryption-provider-config "$conf/encryption-config.yaml" \
   --allow-privileged=true --profiling=false --v=0
 
-wait_for containerd 120 containerd probe_containerd
-ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$TESTBED_DIR/images/pause-${pause_ref##*:}.tar" \
-  >/dev/null
+if [ "$TESTBED_KIND" = node ]; then
+  wait_for containerd 120 containerd probe_containerd
+  ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$TESTBED_DIR/images/pause-${pause_ref##*:}.tar" \
+    >/dev/null
+fi
 wait_for registry 120 registry probe_registry
 wait_for kube-apiserver 240 kube-apiserver probe_kube-apiserver
 
-log "starting kube-controller-manager, kube-scheduler and kubelet"
+# A fleet bed's fake nodes renew 120 s leases (kwok/stages.yaml); the controllers and the scheduler get the client
+# rates a cluster of hundreds of nodes is run with (their defaults, 20 and 50 requests/s, would bound the
+# simulated pods' lifecycle rather than the operator under test).
+fleet_kcm=() fleet_scheduler=()
+if [ "$TESTBED_KIND" = fleet ]; then
+  fleet_kcm=(--node-monitor-grace-period 240s --kube-api-qps 300 --kube-api-burst 600)
+  fleet_scheduler=(--kube-api-qps 500 --kube-api-burst 1000)
+fi
+log "starting kube-controller-manager, kube-scheduler and $([ "$TESTBED_KIND" = fleet ] && echo kwok || echo kubelet)"
 start_daemon kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
   --kubeconfig "$conf/kube-controller-manager.kubeconfig" \
   --authentication-kubeconfig "$conf/kube-controller-manager.kubeconfig" \
@@ -331,12 +394,33 @@ start_daemon kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
   --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
   --use-service-account-credentials --controllers '*,bootstrapsigner,tokencleaner' \
   --service-cluster-ip-range "$SERVICE_CIDR" --cluster-name task-api-testbed --profiling=false \
-  --pvclaimbinder-sync-period 5s --node-monitor-period 2s
+  --pvclaimbinder-sync-period 5s --node-monitor-period 2s "${fleet_kcm[@]}"
 start_daemon kube-scheduler "$KUBE_BIN/kube-scheduler" \
   --kubeconfig "$conf/kube-scheduler.kubeconfig" \
   --authentication-kubeconfig "$conf/kube-scheduler.kubeconfig" \
   --authorization-kubeconfig "$conf/kube-scheduler.kubeconfig" \
-  --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" --leader-elect=false --profiling=false
+  --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" --leader-elect=false --profiling=false \
+  "${fleet_scheduler[@]}"
+if [ "$TESTBED_KIND" = fleet ]; then
+  # --v=WARN: at INFO kwok logs every patch it makes (two per pod).
+  start_daemon kwok "$KWOK_BIN/kwok" --kubeconfig "$KUBECONFIG_ADMIN" --config "$conf/kwok.yaml" --v=WARN
+  kubectl_admin apply -f "$here/manifests/" >/dev/null
+  wait_for kube-controller-manager 180 kube-controller-manager probe_kube-controller-manager
+  wait_for kube-scheduler 180 kube-scheduler probe_kube-scheduler
+  wait_for kwok 120 kwok probe_kwok
+  "$here/fleet-nodes.sh" "$KWOK_NODES"
+  ready_seconds=$(elapsed)
+  wait_for "ServiceAccount default/default" 180 kube-controller-manager kubectl_admin get serviceaccount default
+  "$DOCKER" login --username "$(cat "$TESTBED_DIR/registry/username")" --password-stdin "$REGISTRY_ADDR" \
+    <"$TESTBED_DIR/registry/password" >/dev/null 2>&1 || die "docker login $REGISTRY_ADDR failed"
+  describe
+  usable_seconds=$(elapsed)
+  printf 'ready=%s usable=%s\n' "$ready_seconds" "$usable_seconds" >"$TESTBED_DIR/.up-seconds"
+  log "up: $KWOK_NODES fake nodes Ready after $ready_seconds s, usable after $usable_seconds s; registry $REGISTRY_ADDR"
+  fingerprint >"$RUN/fingerprint"
+  log "use it with: eval \"\$(TESTBED_PROFILE=${TESTBED_PROFILE:-} hack/testbed/env.sh)\""
+  exit 0
+fi
 # kubelet reads Docker's credentials from $HOME/.docker/config.json, its root and working directories
 # and /.docker: with HOME and the working directory in its root, only imagePullSecrets authenticate.
 DAEMON_CWD=$KUBELET_DIR DAEMON_ENV=(HOME="$KUBELET_DIR")

@@ -98,7 +98,7 @@ def test_env_file_parsing_rejects_a_line_without_equals() -> None:
         parse_env_file("A=1\noops\n")
 
 
-@pytest.mark.parametrize("name", ["lifecycle", "bench", *(f"dev{n}" for n in range(1, 8))])
+@pytest.mark.parametrize("name", ["lifecycle", "bench", "scale", *(f"dev{n}" for n in range(1, 8))])
 def test_second_bed_profiles_share_nothing_with_the_default_bed(name: str) -> None:
     profile = profile_settings(name)
     defaults = {
