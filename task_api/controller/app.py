@@ -20,7 +20,7 @@ import kopf
 from task_api.controller.apply import Applier
 from task_api.controller.config import ConfigError, OperatorConfig
 from task_api.controller.finish import Finisher
-from task_api.controller.handlers import register
+from task_api.controller.handlers import NoDiffBase, register
 from task_api.controller.health import ApiProbe, Health, serve_http
 from task_api.controller.metrics import Metrics
 from task_api.controller.pod_index import PodIndex
@@ -39,7 +39,8 @@ log = logging.getLogger("task_api.controller")
 
 def configure_kopf(settings: kopf.OperatorSettings) -> None:
     """Kopf settings: no event posting of its own, no CRD scanning (fewer RBAC rights), watches that never stall
-    silently (a server-side timeout ends each watch, which kopf then restarts)."""
+    silently (a server-side timeout ends each watch, which kopf then restarts), no diff bases (only on.event
+    handlers: nothing would read them)."""
     settings.posting.enabled = False
     settings.scanning.disabled = True
     settings.watching.server_timeout = 300
@@ -47,6 +48,7 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 60
     settings.batching.batch_window = 0.05
+    settings.persistence.diffbase_storage = NoDiffBase()
 
 
 def build_runtime(kube: KubeClient, config: OperatorConfig, metrics: Metrics) -> Runtime:

@@ -36,7 +36,7 @@ class OperatorConfig:
     #: Upper bound for memory computed by scale rules or grown after OOM kills, in bytes.
     max_memory_bytes: int = 16 * 1024**3
     #: Concurrent reconciles.
-    workers: int = 32
+    workers: int = 128
     #: Port of the HTTP listener: Prometheus /metrics, /healthz (liveness) and /readyz (readiness).
     metrics_port: int = 8080
     #: How long a TaskRun waits for a ``fromTaskRun`` upstream that does not exist yet before it fails.
@@ -83,7 +83,7 @@ class OperatorConfig:
         except ValueError as exc:
             raise ConfigError(f"TASK_API_MAX_MEMORY: {exc}") from None
         try:
-            workers = int(env.get("TASK_API_WORKERS", "32"))
+            workers = int(env.get("TASK_API_WORKERS", "128"))
             grace = float(env.get("TASK_API_UPSTREAM_GRACE_SECONDS", "300"))
             pending = float(env.get("TASK_API_PENDING_TIMEOUT_SECONDS", "3600"))
             port = int(env.get("TASK_API_METRICS_PORT", "8080"))

@@ -50,3 +50,18 @@ def connection_info(access: ClusterAccess) -> kopf.ConnectionInfo:
         private_key_data=access.client_key_data,
         default_namespace=access.namespace,
     )
+
+
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf keeps, for every event, a deep copy of the object to diff it with the last handled state — for
+    on.create/on.update handlers, which this operator has none of. Building none saves a fifth of the operator's
+    CPU per event under a burst (docs/scaling.md) and keeps nothing per object in memory."""
+
+    def build(self, *, body: kopf.Body, extra_fields: object = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None

@@ -44,6 +44,10 @@ class PodIndex:
                 del self._by_run[key]
         return key
 
+    def forget(self, key: RunKey) -> None:
+        """Drop a finished run's pods (nothing decides on them any more; memory stays flat)."""
+        self._by_run.pop(key, None)
+
     def of_run(self, key: RunKey) -> tuple[ObservedPod, ...]:
         """The pods owned by the TaskRun named ``key``, as last seen."""
         return tuple(self._by_run.get(key, {}).values())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -30,6 +30,7 @@ from task_api.controller.processing_containers import ProcessingContainerReconci
 from task_api.controller.taskruns import Reconciled, TaskRunReconciler
 from task_api.controller.workqueue import WorkQueue
 from task_api.core.taskrun.conditions import is_finished
+from task_api.core.taskrun.decide import needs_pass
 from task_api.core.taskrun.observed_pods import observe_pod
 from task_api.kube import Conflict, KubeApiError, KubeClient, NotFound
 from task_api.kube.taskruns import taskrun_path
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: A watched object as kopf delivers it (plain JSON); parsed at once, here.
 Body = Mapping[str, object]
+#: How many finished runs' uids are remembered (their pods' events are then ignored without a GET).
+_FINISHED_REMEMBERED = 50_000
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class Runtime:
         self._pcons: dict[RunKey, ProcessingContainerResource] = {}
         # (kind, namespace, name) -> TaskRuns waiting for that object (upstream runs, ProcessingContainers).
         self._waiters: defaultdict[tuple[str, str, str], set[RunKey]] = defaultdict(set)
+        # The uids of runs known to be finished (bounded): their pods' events wake nothing.
+        self._finished: OrderedDict[str, None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         self.alive = False
 
@@ -105,6 +110,9 @@ class Runtime:
         if isinstance(run, TaskRunResource):
             if is_finished(run.status):
                 self._wake("TaskRun", key)
+                self._finished_run(key, run.metadata.uid)
+                if not needs_pass(run):
+                    return  # finished and settled: no pass, no GET, nothing kept (a resync costs nothing)
             if run.metadata.resource_version == self._own_versions.get(key):
                 return  # the echo of our own write: the cached copy is as new or newer
         self._runs[key] = run
@@ -112,9 +120,20 @@ class Runtime:
 
     def pod_event(self, event_type: str | None, body: Body) -> None:
         pod = observe_pod(body)
+        if pod.owner_uid in self._finished:
+            self.pods.gone(pod)  # a finished run's pod: nothing decides on it any more
+            return
         key = self.pods.gone(pod) if event_type == "DELETED" else self.pods.seen(pod)
         if key is not None:
             self.tr_queue.add(key)
+
+    def _finished_run(self, key: RunKey, uid: str) -> None:
+        """Remember a run as finished (bounded), and let its pods go from the index."""
+        self._finished[uid] = None
+        self._finished.move_to_end(uid)
+        if len(self._finished) > _FINISHED_REMEMBERED:
+            self._finished.popitem(last=False)
+        self.pods.forget(key)
 
     def processing_container_event(self, event_type: str | None, body: Body) -> None:
         key = _key(body)
@@ -224,6 +243,7 @@ class Runtime:
     def _remember(self, key: RunKey, run: TaskRunResource, result: Reconciled) -> None:
         if result.decision.finished:
             self._own_versions.pop(key, None)
+            self._finished_run(key, run.metadata.uid)
             return
         latest = result.run or run
         if result.run is not None and result.run.metadata.resource_version:

@@ -72,15 +72,29 @@ class TemplateResolver:
         self._insecure = tuple(insecure_registries)
         self._cache = InspectionCache()
         self._memo: dict[tuple[str, str], tuple[float, Inspection]] = {}
+        self._credentials: dict[tuple[str, str, tuple[str, ...]], tuple[float, Credentials | None]] = {}
         # One inspection at a time per image and user: a burst of runs naming one tag shares it.
         self._inflight: dict[tuple[str, str], asyncio.Future[Inspection]] = {}
 
     async def credentials(self, namespace: str, image: str, secret_names: Sequence[str]) -> Credentials | None:
-        """I/O: the first of the named dockerconfigjson Secrets holding credentials for the image's registry."""
+        """I/O: the first of the named dockerconfigjson Secrets holding credentials for the image's registry
+        (remembered briefly: a burst of runs naming the same pull secret reads it once, not once per pass)."""
         try:
             host = parse_reference(image).registry
         except ImageError as exc:
             raise TemplateUnavailable(TaskRunReason.IMAGE_INSPECTION_FAILED, str(exc), transient=False) from None
+        key = (namespace, host, tuple(secret_names))
+        now = time.monotonic()
+        remembered = self._credentials.get(key)
+        if remembered is not None and now - remembered[0] < _MEMO_SECONDS:
+            return remembered[1]
+        found = await self._read_credentials(namespace, host, secret_names)
+        if len(self._credentials) > _MEMO_LIMIT:
+            self._credentials.clear()
+        self._credentials[key] = (now, found)
+        return found
+
+    async def _read_credentials(self, namespace: str, host: str, secret_names: Sequence[str]) -> Credentials | None:
         for name in secret_names:
             try:
                 secret = await self._kube.get(core_path("secrets", namespace, name))

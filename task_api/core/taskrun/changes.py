@@ -52,13 +52,10 @@ def finished_reason(before: TaskRunStatus, after: TaskRunStatus) -> str | None:
 
 
 def events(before: TaskRunStatus, after: TaskRunStatus, notes: Sequence[Note] = ()) -> list[Note]:
-    """Pure: the events a pass should post: the run started, running, retrying, finished — each once, when the
-    status first says so — plus the notes the decision carried."""
+    """Pure: the events a pass should post: a retry and the end — each once, when the status first says so — plus
+    the notes the decision carried. A run's start and its pod running are in its status (startTime, podName,
+    reason) and in the pod's own events; one Event each would double the operator's writes per run at scale."""
     out = list(notes)
-    if after.start_time and not before.start_time and after.pod_name:
-        out.append(Note("Normal", "Started", f"created pod {after.pod_name}"))
-    if after.reason == R.RUNNING.value and before.reason != R.RUNNING.value:
-        out.append(Note("Normal", "Running", f"pod {after.pod_name} running"))
     if after.reason == R.RETRYING.value and after.attempts != before.attempts:
         out.append(Note("Warning", "Retrying", _message(after)))
     reason = finished_reason(before, after)

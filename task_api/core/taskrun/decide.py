@@ -63,7 +63,7 @@ from task_api.spec.crd.taskrun import (
 from task_api.spec.errors import SpecError
 from task_api.spec.scale_rule import ScaleRule
 
-__all__ = ["current_pod", "decide", "heartbeat_due", "refused", "stopping"]
+__all__ = ["current_pod", "decide", "heartbeat_due", "needs_pass", "refused", "stopping"]
 
 R = TaskRunReason
 
@@ -164,6 +164,18 @@ def stopping(run: TaskRunResource, now: datetime) -> bool:
     return due is not None and due <= 0
 
 
+def needs_pass(run: TaskRunResource) -> bool:
+    """Pure: whether a watch event of this run calls for a pass: an unfinished run always; a finished one only for
+    its TTL or to mark an edited spec observed — so an operator restart with thousands of finished runs writes and
+    reads nothing for them."""
+    if not is_finished(run.status):
+        return True
+    generation = run.metadata.generation
+    if generation is not None and run.status.observed_generation != generation:
+        return True
+    return run.spec.ttl_seconds_after_finished is not None and not run.status.pod_deleted_at
+
+
 def current_pod(run: TaskRunResource, observed: Sequence[ObservedPod]) -> ObservedPod | None:
     """Pure: the pod of the run's current attempt, once the status recorded that attempt and the pod is the run's
     own. While it exists, only it decides what comes next (running, ended, retried): a pass then needs nothing
@@ -196,6 +208,11 @@ def decide(run: TaskRunResource, world: World, policy: Policy, now: datetime) ->
         # Look again when the heartbeat would be overdue, unless something brings the run back sooner.
         soonest = due if decision.requeue_after is None else min(decision.requeue_after, due)
         decision = replace(decision, requeue_after=soonest)
+    ttl = run.spec.ttl_seconds_after_finished
+    if decision.finished and ttl is not None:
+        # The run ends in this pass, and nothing else may ever wake it (the echo of this very write is ignored):
+        # come back when its TTL is due.
+        decision = replace(decision, requeue_after=min(float(ttl), 10 * 366 * 24 * 3600.0) + 0.5)
     return decision
 
 

@@ -14,7 +14,7 @@ from task_api.core.memory_usage import InputSize, Observation
 from task_api.core.pod import measure_pod_name, task_pod_name
 from task_api.core.rightsize import RightSizingSettings
 from task_api.core.taskrun.changes import status_patch
-from task_api.core.taskrun.decide import decide, refused, stopping
+from task_api.core.taskrun.decide import decide, needs_pass, refused, stopping
 from task_api.core.taskrun.decision import CreatePod, CreateSecret, Decision, DeletePod, DeleteRunPods
 from task_api.core.taskrun.observed_pods import Phase
 from task_api.core.taskrun.world import Halt, RegistryCredentials, UpstreamView, World
@@ -782,3 +782,28 @@ def test_the_agents_peaks_survive_the_operators_memory_write() -> None:
     decision = decided(before, world(pods=(pod(1),)))
     assert decision.status.memory is not None and decision.status.memory.peak == "20Mi"
     assert "peaks" not in status_patch(before.status, decision.status).get("memory", {})
+
+
+def test_a_run_that_finishes_comes_back_when_its_ttl_is_due() -> None:
+    """Nothing else wakes a finished run (the echo of the final status write is ignored as our own)."""
+    done = pod(phase=Phase.SUCCEEDED, reason=R.SUCCEEDED, exit_code=0)
+    decision = decided(run({"ttlSecondsAfterFinished": 30}, status=running_status()), world(pods=(done,)))
+    assert decision.status.reason == "Succeeded" and decision.requeue_after == 30.5
+    no_ttl = decided(run(status=running_status()), world(pods=(done,)))
+    assert no_ttl.requeue_after is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "status", "meta", "needed"),
+    [
+        ({}, None, {}, True),  # unfinished
+        ({}, finished_status(), {}, False),  # settled
+        ({"ttlSecondsAfterFinished": 60}, finished_status(), {}, True),  # its TTL is still to come
+        ({"ttlSecondsAfterFinished": 60}, finished_status(podDeletedAt="2026-01-01T12:00:00Z"), {}, False),
+        ({}, finished_status(), {"generation": 2}, True),  # an edited spec to mark observed
+    ],
+)
+def test_which_watch_events_call_for_a_pass(
+    spec: dict[str, Any], status: dict[str, Any] | None, meta: dict[str, Any], needed: bool
+) -> None:
+    assert needs_pass(run(spec, status=status, meta=meta)) is needed
