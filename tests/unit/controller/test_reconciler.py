@@ -383,3 +383,61 @@ def test_a_quota_of_two_pods_queues_six_runs_and_all_succeed() -> None:
 
 def _finished(fake: FakeApiServer, name: str) -> bool:
     return bool(((fake.get(CRD, NS, "taskruns", name) or {}).get("status") or {}).get("completionTime"))
+
+
+def test_conflicts_back_off_per_key_and_the_backoff_resets_after_a_pass() -> None:
+    """Another writer keeps changing the run between the operator's read and its write (its watch event not yet
+    delivered): each Conflict re-queues the key after a per-key delay doubling from a few milliseconds — never at
+    once, so two writers cannot spin — and the count resets once a pass gets through."""
+    fake = bed()
+    conflicts_left = [3]
+
+    def race(method: str, path: str, body: Any) -> None:
+        if method == "PATCH" and path.endswith("/taskruns/hello/status") and conflicts_left[0] > 0:
+            conflicts_left[0] -= 1
+            stored = fake.get(CRD, NS, "taskruns", "hello") or {}
+            stored["metadata"]["resourceVersion"] = str(int(stored["metadata"]["resourceVersion"]) + 100_000)
+
+    async def scenario() -> tuple[list[float], int, float]:
+        async with client(fake) as kube:
+            metrics = Metrics()
+            runtime = build_runtime(kube, CONFIG, metrics)
+            delays: list[float] = []
+            schedule = runtime.tr_queue.add_after_conflict
+
+            def spy(key: tuple[str, str]) -> float:
+                delays.append(schedule(key))
+                return delays[-1]
+
+            runtime.tr_queue.add_after_conflict = spy  # type: ignore[method-assign]
+            loop = asyncio.get_running_loop()
+
+            def watch(event: str, plural: str, obj: dict[str, Any]) -> None:
+                if plural == "taskruns":
+                    runtime.taskrun_event(None if event == "ADDED" else event, obj)
+                elif plural == "pods":
+                    runtime.pod_event(None if event == "ADDED" else event, obj)
+                    if event != "DELETED":
+                        loop.call_later(0.01, kubelet, fake)
+
+            fake.on_change = watch
+            fake.before_write = race
+            runtime.start()
+            fake.put(CRD, NS, "taskruns", taskrun())
+            for _ in range(500):
+                if ((fake.get(CRD, NS, "taskruns", "hello") or {}).get("status") or {}).get("reason") == "Succeeded":
+                    break
+                await asyncio.sleep(0.02)
+            left = runtime.tr_queue.conflicts((NS, "hello"))
+            await runtime.stop()
+            counted = metrics.registry.get_sample_value(
+                "task_api_reconciles_total", {"kind": "TaskRun", "result": "conflict"}
+            )
+            return delays, left, float(counted or 0)
+
+    delays, left, counted = run_async(scenario)
+    assert (fake.get(CRD, NS, "taskruns", "hello") or {})["status"]["reason"] == "Succeeded"
+    assert delays == [0.005, 0.01, 0.02]
+    assert counted == 3
+    assert left == 0  # reset by the pass that got through
+    assert fake.created["pods"] == ["hello-a1"]
