@@ -135,6 +135,11 @@ async def _lead(
     configure_kopf(settings)
     loop = asyncio.get_running_loop()
     runtime.start()
+    # Created before kopf starts, so that kopf's own shutdown neither waits for them nor cancels them (it treats
+    # every task created after its start as its own). The Lease is renewed from now on: kopf's start-up (listing
+    # every TaskRun) may take longer than the Lease lasts.
+    keeper = asyncio.create_task(elector.keep()) if elector is not None else None
+    stopping = asyncio.create_task(stop.wait())
     kopf_stop: asyncio.Future[None] = loop.create_future()
     kopf_ready: asyncio.Future[None] = loop.create_future()
     operator = asyncio.create_task(
@@ -150,20 +155,39 @@ async def _lead(
     )
     with suppress(asyncio.CancelledError):
         await asyncio.wait([asyncio.ensure_future(kopf_ready), operator], return_when=asyncio.FIRST_COMPLETED)
+    # kopf installs SIGTERM/SIGINT handlers of its own when it starts; ours decide the order of the shutdown.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     health.leading(runtime)
     log.info("task-api operator leading (workers=%d, metrics on :%d)", config.workers, config.metrics_port)
-    watchers = [operator, asyncio.create_task(stop.wait())]
-    keeper = asyncio.create_task(elector.keep()) if elector is not None else None
-    done, _ = await asyncio.wait([*watchers, *([keeper] if keeper else [])], return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait(
+        [operator, stopping, *([keeper] if keeper else [])], return_when=asyncio.FIRST_COMPLETED
+    )
     lost = keeper is not None and keeper in done
-    if keeper is not None and not keeper.done():
-        keeper.cancel()
+    await stop_leading(runtime, elector, keeper=keeper, lost=lost, metrics=metrics)
+    stopping.cancel()
     if not kopf_stop.done():
         kopf_stop.set_result(None)
     with suppress(Exception):
         await asyncio.wait_for(operator, timeout=10)
-    await runtime.stop()
     return 1 if lost else 0
+
+
+async def stop_leading(
+    runtime: Runtime, elector: LeaderElector | None, *, keeper: asyncio.Task[None] | None, lost: bool, metrics: Metrics
+) -> None:
+    """I/O: stop reconciling, then give the Lease up. The work loops go first: once they are stopped this replica
+    writes nothing more, so a standby may take over at once (a clean shutdown releases the Lease within moments, not
+    after kopf's watches have wound down); a replica that could not renew stops its writes before the Lease runs out
+    for the others."""
+    if keeper is not None and not keeper.done():
+        keeper.cancel()
+        with suppress(asyncio.CancelledError):
+            await keeper
+    await runtime.stop()
+    metrics.leader.set(0)
+    if elector is not None and not lost:
+        await elector.release()
 
 
 def main() -> int:

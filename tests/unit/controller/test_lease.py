@@ -102,3 +102,43 @@ def test_a_leader_that_cannot_renew_stops_leading() -> None:
             return a.leading
 
     assert run(scenario) is False
+
+
+def test_a_stopping_leader_stops_its_work_loops_before_it_releases_the_lease() -> None:
+    """The shutdown order of a leading replica (task_api/controller/app.py:stop_leading): workers stopped, then the
+    Lease released — and not released at all by a replica that lost it."""
+    from task_api.controller.app import build_runtime, stop_leading  # noqa: PLC0415
+    from task_api.controller.config import OperatorConfig  # noqa: PLC0415
+    from task_api.controller.metrics import Metrics  # noqa: PLC0415
+
+    def scenario(lost: bool) -> tuple[list[bool], dict[str, Any], float]:
+        fake, clock = FakeApiServer(), Clock()
+        alive_at_release: list[bool] = []
+
+        async def go() -> tuple[list[bool], dict[str, Any], float]:
+            async with KubeClient(ClusterAccess(server="http://fake.invalid"), transport=fake.transport()) as kube:
+                metrics = Metrics()
+                runtime = build_runtime(kube, OperatorConfig(measure_image="reg.example/op:1"), metrics)
+                a = elector(kube, "a", clock)
+                await a.acquire()
+                runtime.start()
+                metrics.leader.set(1)
+                keeper = asyncio.create_task(a.keep())
+                fake.before_write = lambda method, path, body: (
+                    alive_at_release.append(runtime.alive) if path.endswith("/leases/op") else None
+                )
+                await stop_leading(runtime, a, keeper=keeper, lost=lost, metrics=metrics)
+                value = metrics.registry.get_sample_value("task_api_leader") or 0.0
+                return alive_at_release, fake.get(LEASES, "ops", "leases", "op") or {}, value
+
+        result: tuple[list[bool], dict[str, Any], float] = run(go)
+        return result
+
+    alive, lease, leader = scenario(lost=False)
+    assert alive == [False]  # one write to the Lease, made once the work loops had stopped
+    assert lease["spec"].get("holderIdentity") is None
+    assert leader == 0.0
+    alive, lease, leader = scenario(lost=True)
+    assert alive == []  # a replica that lost the Lease does not touch it
+    assert lease["spec"]["holderIdentity"] == "a"
+    assert leader == 0.0
