@@ -190,6 +190,33 @@ def test_a_restart_after_any_write_never_yields_a_second_pod(spec: dict[str, obj
         assert all(n == 1 for n in created.values()), (k, created)
         assert set(created) == set(clean.created["pods"]), (k, created)
         assert done.status.reason == expected.status.reason, k
+        # The status tells the same story as without the crash: a pod created by the operator that died before it
+        # recorded it is adopted with everything its creation records (what ran, where the outputs went, memory).
+        assert _story(done) == _story(expected), k
+
+
+def _story(run: TaskRunResource) -> dict[str, Any]:
+    """What a finished run's status says, the run's own uid (part of workspace paths) left out."""
+    status = run.status
+    memory = status.memory
+    uid = (run.metadata.uid or "")[:8]
+
+    def located(items: Any) -> list[str]:
+        return [json.dumps(i.model_dump(), sort_keys=True).replace(uid, "<uid>") for i in items]
+
+    return {
+        "attempts": status.attempts,
+        "oom_kills": status.oom_kills,
+        "template": status.template,
+        "image": status.image,
+        "image_digest": status.image_digest,
+        "outputs": located(status.outputs),
+        "inputs": located(status.inputs),
+        "pod_name": status.pod_name,
+        "memory": (memory.request, memory.limit) if memory else None,
+        "started": bool(status.start_time),
+        "measurements": [m.model_dump() for m in status.measurements],
+    }
 
 
 def test_a_conflict_is_decided_again_on_fresh_data() -> None:
