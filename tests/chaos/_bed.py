@@ -567,6 +567,41 @@ def leader_values(samples: int = 30) -> list[float]:
     return values
 
 
+class MetricsSampler:
+    """``task_api_leader`` and ``task_api_reconciles_total`` from a fresh connection to the operator's port every
+    ``interval`` seconds, in a thread, with the moment each answer came. With several replicas each answer is one
+    replica's (the kernel picks one per connection); a replica that leads answers ``task_api_leader`` 1, and its
+    counter starts at 0 when its process starts."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="metrics-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            status, text = http_get("/metrics", timeout=1.0)
+            if status == 200:
+                leader = parse_metric(text, "task_api_leader")
+                reconciles = parse_metric(text, "task_api_reconciles_total") or 0.0
+                if leader is not None:
+                    self.samples.append((time.monotonic(), leader, reconciles))
+            self._stop.wait(self.interval)
+
+    def first_reconcile_after(self, moment: float) -> float | None:
+        """When a leader first answered with at least one reconcile counted, after ``moment``."""
+        return next((t for t, leader, count in list(self.samples) if t > moment and leader == 1 and count > 0), None)
+
+    def __enter__(self) -> MetricsSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
 def wait_operator_leading(*, timeout: float = 180) -> float:
     """Seconds until a process on the port answers ``/readyz`` ok and says it leads (``task_api_leader`` 1): a
     standby is ready too, but only the Lease's holder reconciles."""

@@ -16,7 +16,9 @@ The first half of the burst goes in before the fault, the second half right afte
 Measured (the test's own watches, with the moment each event arrived): the fault → the Lease released (graceful) →
 the Lease naming another replica → the new leader's first reconcile, taken as the first write a reconcile made
 after the Lease changed hands (a pod created, or a TaskRun status changed): the dead or stopped leader writes no
-more once the Lease is free, and a standby writes nothing, so that write is the new leader's.
+more once the Lease is free, and a standby writes nothing, so that write is the new leader's. A cross-check from
+the operator's side: ``/metrics`` sampled every 50 ms, the first answer after the hand-over that says it leads with
+a reconcile counted (a stopping leader stops saying it leads before it releases the Lease).
 
 Holds: every TaskRun Succeeded; exactly one pod per attempt ever existed (pod watch); none stuck. Afterwards the
 Deployment is back at one replica, which leads.
@@ -92,6 +94,7 @@ def test_leader_killed_mid_burst(
             _bed.pod_ledger(testbed, run_ns.name) as ledger,
             _bed.run_ledger(testbed, run_ns.name) as watched,
             _bed.LeaseWatch(testbed) as lease,
+            _bed.MetricsSampler() as sampler,
         ):
             holder = lease.holder()
             assert _bed.holder_pod(holder) == leader_pod, (holder, leader_pod)
@@ -126,6 +129,9 @@ def test_leader_killed_mid_burst(
                 return min(writes) if writes else None
 
             reconciled, what = wait_for("the new leader's first write", first_write, timeout=120)
+            counted_at = wait_for(
+                "a reconcile counted by the new leader", lambda: sampler.first_reconcile_after(taken), timeout=60
+            )
             runs, _ = _bed.wait_all_final(testbed, run_ns.name, names, timeout=900)
             burst_s = time.monotonic() - started
             ledger.merge_listing()
@@ -133,7 +139,7 @@ def test_leader_killed_mid_burst(
     finally:
         _bed.save_evidence(testbed, run_ns.name, f"leader-failover-{how}")
     counts = _bed.summarise(runs, names)
-    takeover_s, first_s = taken - fault, reconciled - fault
+    takeover_s, first_s, counted_s = taken - fault, reconciled - fault, counted_at - fault
     by = "the standby" if _bed.holder_pod(new_holder) == standby_pod else f"{_bed.holder_pod(new_holder)}"
     released_note = f"released the Lease after {released - fault:.1f} s, " if released is not None else ""
     record(
@@ -147,7 +153,8 @@ def test_leader_killed_mid_burst(
             notes=(
                 f"leader {'SIGKILLed' if how == 'SIGKILL' else 'deleted (SIGTERM)'} with {created_at_fault}/"
                 f"{len(first)} pods of the first half created; {released_note}{by} held it after {takeover_s:.1f} s "
-                f"and made its first write ({what.split(' of ')[0]}) {first_s:.1f} s after the fault; "
+                f"and made its first write ({what.split(' of ')[0]}) {first_s:.1f} s after the fault (its /metrics "
+                f"counted a reconcile by {counted_s:.1f} s); "
                 f"{len(second)} runs created while none led; outcomes {counts}; burst done in {burst_s:.0f} s"
             ),
             scale=scale.name,
@@ -155,6 +162,7 @@ def test_leader_killed_mid_burst(
             figures={
                 "takeover_s": round(takeover_s, 2),
                 "first_reconcile_s": round(first_s, 2),
+                "first_counted_reconcile_s": round(counted_s, 2),
                 "released_s": None if released is None else round(released - fault, 2),
                 "new_leader": _bed.holder_pod(new_holder),
                 "standby": standby_pod,
