@@ -72,8 +72,11 @@ def build_runtime(kube: KubeClient, config: OperatorConfig, metrics: Metrics) ->
 
 
 async def run_operator(config: OperatorConfig) -> int:
-    """I/O: run until SIGTERM/SIGINT (exit code 0), or until this replica loses the leadership it held (1: the
-    process must end at once, so two replicas never act together; the kubelet restarts it as a standby)."""
+    """I/O: run until SIGTERM/SIGINT (exit code 0). A replica that loses the leadership it held (it could not renew
+    the Lease, e.g. during an API server outage) stops reconciling at once and stands by again with the same
+    identity: it takes the Lease back as soon as the API server answers, unless another replica took it meanwhile.
+    Restarting the process instead would cost a new identity's wait for the Lease to expire, and a crash-looping
+    container's back-off."""
     access = ClusterAccess.load()
     metrics = Metrics()
     stop = asyncio.Event()
@@ -86,9 +89,12 @@ async def run_operator(config: OperatorConfig) -> int:
         server = await serve_http(health, metrics, config.metrics_port)
         elector = _elector(kube, config, access)
         try:
-            if elector is not None and not await _wait_for_leadership(elector, stop, health):
-                return 0
-            return await _lead(kube, config, metrics=metrics, health=health, stop=stop, elector=elector)
+            while True:
+                if elector is not None and not await _wait_for_leadership(elector, stop, health):
+                    return 0
+                lost = await _lead(kube, config, metrics=metrics, health=health, stop=stop, elector=elector)
+                if not lost:
+                    return 0
         finally:
             if elector is not None:
                 await elector.release()
@@ -115,6 +121,7 @@ async def _wait_for_leadership(elector: LeaderElector, stop: asyncio.Event, heal
     if not acquiring.done():
         acquiring.cancel()
         return False
+    acquiring.result()  # an acquisition that failed is no leadership: the error ends the process
     return True
 
 
@@ -126,8 +133,8 @@ async def _lead(
     health: Health,
     stop: asyncio.Event,
     elector: LeaderElector | None,
-) -> int:
-    """I/O: run the reconcilers and kopf's watches until stopped or until the leadership is lost."""
+) -> bool:
+    """I/O: run the reconcilers and kopf's watches until stopped (False) or until the leadership is lost (True)."""
     runtime = build_runtime(kube, config, metrics)
     registry = kopf.OperatorRegistry()
     register(registry, runtime)
@@ -169,8 +176,10 @@ async def _lead(
     if not kopf_stop.done():
         kopf_stop.set_result(None)
     with suppress(Exception):
-        await asyncio.wait_for(operator, timeout=10)
-    return 1 if lost else 0
+        await asyncio.wait_for(operator, timeout=10)  # cancelled if it takes longer: none of it outlives this call
+    if lost:
+        log.warning("task-api operator lost the Lease: reconciling stopped, standing by again")
+    return lost
 
 
 async def stop_leading(

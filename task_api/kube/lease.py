@@ -57,8 +57,13 @@ class LeaderElector:
         self.leading = False
 
     async def acquire(self) -> None:
-        """I/O: wait until this replica holds the Lease."""
-        while not await self.try_acquire_or_renew():
+        """I/O: wait until this replica holds the Lease (an API server that does not answer is waited out)."""
+        while True:
+            try:
+                if await self.try_acquire_or_renew():
+                    break
+            except KubeApiError as exc:
+                log.warning("leader election: reading the Lease failed: %s", exc)
             await asyncio.sleep(self._s.retry_period)
         self.leading = True
         log.info("leader election: %s holds Lease %s/%s", self._s.identity, self._s.namespace, self._s.name)

@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
+
 from task_api.kube import ClusterAccess, KubeClient
 from task_api.kube.lease import LeaderElector, LeaseSettings
 from tests.fakes.kube_api import FakeApiServer
@@ -142,3 +144,69 @@ def test_a_stopping_leader_stops_its_work_loops_before_it_releases_the_lease() -
     assert alive == []  # a replica that lost the Lease does not touch it
     assert lease["spec"]["holderIdentity"] == "a"
     assert leader == 0.0
+
+
+class Outage:
+    """An API server that stops answering while ``down`` is set (connection refused), in front of the fake."""
+
+    def __init__(self, fake: FakeApiServer) -> None:
+        self.fake = fake
+        self.down = False
+
+    def transport(self) -> httpx.MockTransport:
+        def handle(request: httpx.Request) -> httpx.Response:
+            if self.down:
+                raise httpx.ConnectError("connection refused", request=request)
+            return self.fake.handle(request)
+
+        return httpx.MockTransport(handle)
+
+
+def test_a_standby_waits_out_an_api_outage_instead_of_taking_it_for_leadership() -> None:
+    fake, clock = FakeApiServer(), Clock()
+    outage = Outage(fake)
+
+    async def scenario() -> tuple[bool, bool, str]:
+        async with KubeClient(ClusterAccess(server="http://fake.invalid"), transport=outage.transport()) as kube:
+            a, b = elector(kube, "a", clock), elector(kube, "b", clock)
+            await a.acquire()
+            outage.down = True
+            waiting = asyncio.create_task(b.acquire())
+            await asyncio.sleep(0.1)  # b keeps trying while the API server is down
+            during = waiting.done()
+            outage.down = False
+            await asyncio.sleep(0.05)  # b sees a's Lease, fresh on its clock: still standing by
+            during = during or waiting.done()
+            clock.now += 16  # a is gone: its Lease runs out on b's clock
+            await asyncio.wait_for(waiting, timeout=2)
+            return during, b.leading, str((fake.get(LEASES, "ops", "leases", "op") or {})["spec"]["holderIdentity"])
+
+    assert run(scenario) == (False, True, "b")
+
+
+def test_a_leader_cut_off_stops_leading_then_takes_its_lease_back_when_the_api_answers() -> None:
+    """The same identity takes its own Lease back at once (nobody else took it); the process need not restart."""
+    fake, clock = FakeApiServer(), Clock()
+    outage = Outage(fake)
+
+    async def scenario() -> tuple[bool, bool, int]:
+        async with KubeClient(ClusterAccess(server="http://fake.invalid"), transport=outage.transport()) as kube:
+            a = elector(kube, "a", clock)
+            await a.acquire()
+            outage.down = True
+
+            async def tick() -> None:
+                while True:
+                    clock.now += 0.02
+                    await asyncio.sleep(0.005)
+
+            ticker = asyncio.create_task(tick())
+            await asyncio.wait_for(a.keep(), timeout=5)  # returns: it could not renew for the renew deadline
+            stopped = not a.leading
+            outage.down = False
+            await asyncio.wait_for(a.acquire(), timeout=0.5)  # the first try succeeds: no Lease expiry to wait for
+            ticker.cancel()
+            lease = fake.get(LEASES, "ops", "leases", "op") or {}
+            return stopped, a.leading, int(lease["spec"]["leaseTransitions"])
+
+    assert run(scenario) == (True, True, 0)  # never another holder in between
