@@ -174,9 +174,19 @@ class _Watch:
         self.stop()
 
 
+def pod_ended(pod: Mapping[str, Any]) -> bool:
+    """Whether a pod has ended: its phase says so, or every container has terminated (the kubelet may report the
+    containers' end before it moves the phase, and the operator acts on the containers). Pure."""
+    status = pod.get("status") or {}
+    if status.get("phase") in ("Succeeded", "Failed"):
+        return True
+    containers = status.get("containerStatuses") or []
+    return bool(containers) and all("terminated" in (c.get("state") or {}) for c in containers)
+
+
 class PodLedger(_Watch):
     """Every pod of one namespace ever seen: the UIDs per pod name, when each name was first seen, when it was first
-    seen ended (phase Succeeded or Failed) and when it was deleted."""
+    seen ended (:func:`pod_ended`) and when it was deleted."""
 
     def __init__(self, testbed: Testbed, namespace: str) -> None:
         super().__init__(testbed, namespace, "pods")
@@ -196,7 +206,7 @@ class PodLedger(_Watch):
         with self._lock:
             self.uids[name].add(uid)
             self.first_seen.setdefault(name, when)
-            if (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            if pod_ended(obj):
                 self.ended_at.setdefault(name, when)
             if event == "DELETED":
                 self.deleted_at.setdefault(name, when)

@@ -120,6 +120,21 @@ class TestTally:
         assert (counted.lost, counted.duplicated, counted.stuck) == (0, 0, 0)
 
 
+class TestPodEnded:
+    @pytest.mark.parametrize(
+        ("status", "ended"),
+        [
+            ({"phase": "Succeeded"}, True),
+            ({"phase": "Failed"}, True),
+            ({"phase": "Running", "containerStatuses": [{"state": {"terminated": {"exitCode": 0}}}]}, True),
+            ({"phase": "Running", "containerStatuses": [{"state": {"running": {}}}]}, False),
+            ({"phase": "Pending"}, False),
+        ],
+    )
+    def test_phase_or_every_container_terminated(self, status: dict[str, Any], ended: bool) -> None:
+        assert _bed.pod_ended({"status": status}) is ended
+
+
 class TestMetrics:
     def test_parse_metric_sums_matching_series(self) -> None:
         text = (
