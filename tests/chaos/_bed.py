@@ -699,7 +699,15 @@ class LeaseWatch(_Watch):
 
 def scale_operator(testbed: Testbed, replicas: int, *, timeout: float = 240) -> list[dict[str, Any]]:
     """Scale the operator's Deployment and wait until exactly ``replicas`` live pods run and are Ready, one of them
-    holding the Lease (task_api_leader 1 on the port) and, with two, the other standing by (0). Returns the pods."""
+    holding the Lease (task_api_leader 1 on the port) and, with two, the other standing by (0). Returns the pods.
+
+    Scaling down removes the pods whose containers restarted most first (``pod-deletion-cost``): a container killed
+    here would otherwise carry its crash-loop back-off into the next scenario that kills the operator."""
+    live = operator_pods(testbed)
+    if len(live) > replicas:
+        for pod in live:
+            testbed.kubectl_run("annotate", "pod", "-n", OPERATOR_NAMESPACE, pod["metadata"]["name"], "--overwrite",
+                                f"controller.kubernetes.io/pod-deletion-cost={-restart_count(pod)}")  # fmt: skip
     testbed.kubectl_run("scale", "deployment", "-n", OPERATOR_NAMESPACE, "task-api-operator", f"--replicas={replicas}")
     deadline = time.monotonic() + timeout
     pods: list[dict[str, Any]] = []
