@@ -210,3 +210,27 @@ def test_a_leader_cut_off_stops_leading_then_takes_its_lease_back_when_the_api_a
             return stopped, a.leading, int(lease["spec"]["leaseTransitions"])
 
     assert run(scenario) == (True, True, 0)  # never another holder in between
+
+
+def test_a_renewal_that_hangs_does_not_keep_a_leader_past_its_deadline() -> None:
+    """The API server takes the request and never answers (a partition dropping packets): keep() gives up when the
+    renew deadline comes, not when the client's own 30 s time-out would."""
+    fake = FakeApiServer()
+    hanging = asyncio.Event()
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        if hanging.is_set():
+            await asyncio.sleep(3600)
+        return fake.handle(request)
+
+    async def scenario() -> bool:
+        transport = httpx.MockTransport(handle)
+        async with KubeClient(ClusterAccess(server="http://fake.invalid"), transport=transport) as kube:
+            settings = LeaseSettings(namespace="ops", name="op", identity="a", retry_period=0.01, renew_deadline=0.2)
+            a = LeaderElector(kube, settings)
+            await a.acquire()
+            hanging.set()
+            await asyncio.wait_for(a.keep(), timeout=5)
+            return a.leading
+
+    assert run(scenario) is False  # keep() returned (the 5 s guard above did not fire) and the replica stopped leading
