@@ -165,6 +165,12 @@ render() {
 work=$(mktemp -d "${TMPDIR:-/tmp}/task-api-deploy.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
+# Applying or deleting holds the test bed's lock (hack/testbed/lib.sh), as up.sh and restart.sh do: a chaos
+# scenario that holds it — an outage, or the leader-failover scenario running the operator at two replicas — is not
+# undone under it by another session's deploy, which waits instead. A caller holding it already (TESTBED_LOCKED)
+# goes on.
+lock_bed() { if declare -F take_lock >/dev/null; then take_lock; fi; }
+
 case $mode in
   render)
     registry_credentials
@@ -173,6 +179,7 @@ case $mode in
     ;;
   apply)
     registry_credentials
+    lock_bed
     render "$work/k" 1
     log "applying manifests/overlays/testbed (API server $api_host:$api_port, image from $REGISTRY_ADDR)"
     # CRDs and the namespace first, so the rest never races their creation.
@@ -214,6 +221,7 @@ case $mode in
     log "task-api-operator is Available in $namespace, the node agent runs in $agent_namespace"
     ;;
   delete)
+    lock_bed
     render "$work/k" 0
     "$kubectl" kustomize "$work/k" >"$work/all.yaml"
     if [ "$keep_crds" = 1 ]; then

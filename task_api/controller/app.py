@@ -74,8 +74,11 @@ def build_runtime(kube: KubeClient, config: OperatorConfig, metrics: Metrics) ->
 
 
 async def run_operator(config: OperatorConfig) -> int:
-    """I/O: run until SIGTERM/SIGINT (exit code 0), or until this replica loses the leadership it held (1: the
-    process must end at once, so two replicas never act together; the kubelet restarts it as a standby)."""
+    """I/O: run until SIGTERM/SIGINT (exit code 0). A replica that loses the leadership it held (it could not renew
+    the Lease, e.g. during an API server outage) stops reconciling at once and stands by again with the same
+    identity: it takes the Lease back as soon as the API server answers, unless another replica took it meanwhile.
+    Restarting the process instead would cost a new identity's wait for the Lease to expire, and a crash-looping
+    container's back-off."""
     access = ClusterAccess.load()
     metrics = Metrics()
     stop = asyncio.Event()
@@ -88,9 +91,12 @@ async def run_operator(config: OperatorConfig) -> int:
         server = await serve_http(health, metrics, config.metrics_port)
         elector = _elector(kube, config, access)
         try:
-            if elector is not None and not await _wait_for_leadership(elector, stop, health):
-                return 0
-            return await _lead(kube, config, metrics=metrics, health=health, stop=stop, elector=elector)
+            while True:
+                if elector is not None and not await _wait_for_leadership(elector, stop, health):
+                    return 0
+                lost = await _lead(kube, config, metrics=metrics, health=health, stop=stop, elector=elector)
+                if not lost:
+                    return 0
         finally:
             if elector is not None:
                 await elector.release()
@@ -117,6 +123,7 @@ async def _wait_for_leadership(elector: LeaderElector, stop: asyncio.Event, heal
     if not acquiring.done():
         acquiring.cancel()
         return False
+    acquiring.result()  # an acquisition that failed is no leadership: the error ends the process
     return True
 
 
@@ -128,8 +135,8 @@ async def _lead(
     health: Health,
     stop: asyncio.Event,
     elector: LeaderElector | None,
-) -> int:
-    """I/O: run the reconcilers and kopf's watches until stopped or until the leadership is lost."""
+) -> bool:
+    """I/O: run the reconcilers and kopf's watches until stopped (False) or until the leadership is lost (True)."""
     runtime = build_runtime(kube, config, metrics)
     registry = kopf.OperatorRegistry()
     register(registry, runtime)
@@ -137,6 +144,11 @@ async def _lead(
     configure_kopf(settings)
     loop = asyncio.get_running_loop()
     runtime.start()
+    # Created before kopf starts, so that kopf's own shutdown neither waits for them nor cancels them (it treats
+    # every task created after its start as its own). The Lease is renewed from now on: kopf's start-up (listing
+    # every TaskRun) may take longer than the Lease lasts.
+    keeper = asyncio.create_task(elector.keep()) if elector is not None else None
+    stopping = asyncio.create_task(stop.wait())
     kopf_stop: asyncio.Future[None] = loop.create_future()
     kopf_ready: asyncio.Future[None] = loop.create_future()
     operator = asyncio.create_task(
@@ -152,20 +164,41 @@ async def _lead(
     )
     with suppress(asyncio.CancelledError):
         await asyncio.wait([asyncio.ensure_future(kopf_ready), operator], return_when=asyncio.FIRST_COMPLETED)
+    # kopf installs SIGTERM/SIGINT handlers of its own when it starts; ours decide the order of the shutdown.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     health.leading(runtime)
     log.info("task-api operator leading (workers=%d, metrics on :%d)", config.workers, config.metrics_port)
-    watchers = [operator, asyncio.create_task(stop.wait())]
-    keeper = asyncio.create_task(elector.keep()) if elector is not None else None
-    done, _ = await asyncio.wait([*watchers, *([keeper] if keeper else [])], return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait(
+        [operator, stopping, *([keeper] if keeper else [])], return_when=asyncio.FIRST_COMPLETED
+    )
     lost = keeper is not None and keeper in done
-    if keeper is not None and not keeper.done():
-        keeper.cancel()
+    await stop_leading(runtime, elector, keeper=keeper, lost=lost, metrics=metrics)
+    stopping.cancel()
     if not kopf_stop.done():
         kopf_stop.set_result(None)
     with suppress(Exception):
-        await asyncio.wait_for(operator, timeout=10)
+        await asyncio.wait_for(operator, timeout=10)  # cancelled if it takes longer: none of it outlives this call
+    if lost:
+        log.warning("task-api operator lost the Lease: reconciling stopped, standing by again")
+    return lost
+
+
+async def stop_leading(
+    runtime: Runtime, elector: LeaderElector | None, *, keeper: asyncio.Task[None] | None, lost: bool, metrics: Metrics
+) -> None:
+    """I/O: stop reconciling, then give the Lease up. The work loops go first: once they are stopped this replica
+    writes nothing more, so a standby may take over at once (a clean shutdown releases the Lease within moments, not
+    after kopf's watches have wound down); a replica that could not renew stops its writes before the Lease runs out
+    for the others."""
+    if keeper is not None and not keeper.done():
+        keeper.cancel()
+        with suppress(asyncio.CancelledError):
+            await keeper
     await runtime.stop()
-    return 1 if lost else 0
+    metrics.leader.set(0)
+    if elector is not None and not lost:
+        await elector.release()
 
 
 def main() -> int:

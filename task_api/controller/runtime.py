@@ -183,13 +183,16 @@ class Runtime:
             outcome = "error"
             try:
                 outcome = await self._process_taskrun(key)
+                self.tr_queue.forget_conflicts(key)
             except NotFound:
                 self.tr_queue.discard(key)
                 outcome = "gone"
             except Conflict:
-                # Decided on a stale copy: look again at a fresh one, now.
+                # Decided on a stale copy: look again at a fresh one, after a per-key backoff that starts at a few
+                # milliseconds, so a writer that keeps colliding with another (a second operator, a client patching
+                # in a loop) drifts apart from it instead of spinning.
                 self._runs.pop(key, None)
-                self.tr_queue.add(key)
+                self.tr_queue.add_after_conflict(key)
                 outcome = "conflict"
             except KubeApiError as exc:
                 self._runs.pop(key, None)

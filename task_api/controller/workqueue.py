@@ -4,7 +4,10 @@
 * adding a key that is queued is a no-op; adding a key that is being processed marks it dirty, and it is queued
   again when its worker finishes — so no change is ever lost and no key is handled twice at once;
 * ``add_after`` schedules a key for later (requeue with backoff, timeouts, TTLs);
-* per-key failure counts give exponential backoff, reset by ``forget``.
+* per-key failure counts give exponential backoff, reset by ``forget``;
+* a Conflict (a write decided on a stale copy) has a backoff of its own, per key, from a few milliseconds (client-go's
+  per-item rate limiter starts at 5 ms): the next pass on fresh data comes almost at once, as it should, but two
+  writers that keep colliding on one object drift apart instead of spinning. It resets once a pass gets through.
 """
 
 from __future__ import annotations
@@ -20,15 +23,17 @@ K = TypeVar("K", bound=Hashable)
 class WorkQueue(Generic[K]):
     """An asyncio work queue of keys (e.g. ``(namespace, name)``)."""
 
-    def __init__(self, *, base_delay: float = 0.5, max_delay: float = 60.0) -> None:
+    def __init__(self, *, base_delay: float = 0.5, max_delay: float = 60.0, conflict_delay: float = 0.005) -> None:
         self._queue: OrderedDict[K, None] = OrderedDict()
         self._processing: set[K] = set()
         self._dirty: set[K] = set()
         self._timers: dict[K, asyncio.TimerHandle] = {}
         self._failures: dict[K, int] = {}
+        self._conflicts: dict[K, int] = {}
         self._ready = asyncio.Condition()
         self._base = base_delay
         self._max = max_delay
+        self._conflict_base = conflict_delay
         self._shutdown = False
 
     def __len__(self) -> int:
@@ -86,6 +91,22 @@ class WorkQueue(Generic[K]):
         self.add_after(key, delay)
         return delay
 
+    def add_after_conflict(self, key: K) -> float:
+        """Queue ``key`` again after a Conflict: ``conflict_delay`` doubling per consecutive Conflict of the key (up to
+        ``max_delay``); returns the delay. Independent of the failure backoff of :meth:`add_rate_limited`."""
+        conflicts = self._conflicts.get(key, 0)
+        self._conflicts[key] = conflicts + 1
+        delay = float(min(self._max, self._conflict_base * (2.0**conflicts)))
+        self.add_after(key, delay)
+        return delay
+
+    def forget_conflicts(self, key: K) -> None:
+        """Reset ``key``'s Conflict backoff (a pass got through without one)."""
+        self._conflicts.pop(key, None)
+
+    def conflicts(self, key: K) -> int:
+        return self._conflicts.get(key, 0)
+
     def forget(self, key: K) -> None:
         """Reset ``key``'s backoff (after a success)."""
         self._failures.pop(key, None)
@@ -114,6 +135,7 @@ class WorkQueue(Generic[K]):
         self._queue.pop(key, None)
         self._dirty.discard(key)
         self._failures.pop(key, None)
+        self._conflicts.pop(key, None)
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()

@@ -57,21 +57,34 @@ class LeaderElector:
         self.leading = False
 
     async def acquire(self) -> None:
-        """I/O: wait until this replica holds the Lease."""
-        while not await self.try_acquire_or_renew():
+        """I/O: wait until this replica holds the Lease (an API server that does not answer is waited out)."""
+        while True:
+            try:
+                if await self.try_acquire_or_renew():
+                    break
+            except KubeApiError as exc:
+                log.warning("leader election: reading the Lease failed: %s", exc)
             await asyncio.sleep(self._s.retry_period)
         self.leading = True
         log.info("leader election: %s holds Lease %s/%s", self._s.identity, self._s.namespace, self._s.name)
 
     async def keep(self) -> None:
-        """I/O: renew until renewing fails for ``renew_deadline``; then return (the caller must stop leading)."""
+        """I/O: renew until renewing fails for ``renew_deadline``; then return (the caller must stop leading).
+
+        Each try is cut off when the deadline comes, as client-go's context does: a request that hangs (a partition
+        that drops packets, an API server waiting for its etcd) must not keep a leader leading past the deadline,
+        and past the Lease's expiry, while another replica takes over."""
         last_renewed = self._clock()
         while True:
             await asyncio.sleep(self._s.retry_period)
+            left = self._s.renew_deadline - (self._clock() - last_renewed)
             try:
-                renewed = await self.try_acquire_or_renew()
+                renewed = await asyncio.wait_for(self.try_acquire_or_renew(), timeout=max(left, 0.001))
             except KubeApiError as exc:
                 log.warning("leader election: renewing the Lease failed: %s", exc)
+                renewed = False
+            except TimeoutError:
+                log.warning("leader election: renewing the Lease got no answer within the renew deadline")
                 renewed = False
             now = self._clock()
             if renewed:

@@ -27,13 +27,15 @@ END = "<!-- chaos-results:end -->"
 
 @dataclass
 class Row:
-    """One scenario's outcome. ``recovery_s`` is the worst recovery time measured in it (None: not applicable)."""
+    """One scenario's outcome. ``recovery_s`` is the worst recovery time measured in it; lost / duplicated / stuck
+    are counted from the scenario's pod watch and the TaskRuns' final state. None: not applicable (the secrets sweep
+    runs no TaskRuns)."""
 
     scenario: str
     runs: int
-    lost: int
-    duplicated: int
-    stuck: int
+    lost: int | None
+    duplicated: int | None
+    stuck: int | None
     recovery_s: float | None
     notes: str
     scale: str = ""
@@ -70,15 +72,21 @@ def render(rows: dict[str, dict[str, Any]]) -> str:
         r = rows[key]
         recovery = "—" if r.get("recovery_s") is None else f"{float(r['recovery_s']):.1f} s"
         notes = str(r.get("notes", "")).replace("|", "\\|").replace("\n", " ")
+        lost, duplicated, stuck = (_count(r.get(k)) for k in ("lost", "duplicated", "stuck"))
         lines.append(
-            f"| {r['scenario']} | {r.get('scale', '')} | {r['runs']} | {r['lost']} | {r['duplicated']} "
-            f"| {r['stuck']} | {recovery} | {notes} |"
+            f"| {r['scenario']} | {r.get('scale', '')} | {r['runs']} | {lost} | {duplicated} "
+            f"| {stuck} | {recovery} | {notes} |"
         )
     seeds = sorted({f"{r.get('scale')}:{r.get('seed')}" for r in rows.values()})
     when = max((str(r.get("finished_at", "")) for r in rows.values()), default="")
     lines.append("")
     lines.append(f"Seeds (scale:seed): {', '.join(seeds) or '—'}; last scenario finished {when or '—'}.")
     return "\n".join(lines) + "\n"
+
+
+def _count(value: object) -> str:
+    """A count for the table; "—" where it does not apply. Pure."""
+    return "—" if value is None else str(value)
 
 
 def replace_block(document: str, table: str) -> str:

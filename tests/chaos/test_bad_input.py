@@ -13,7 +13,8 @@ ProcessingContainer naming each must end ``Ready=False`` with a permanent reason
 naming the image directly must end ``ImageInspectionFailed``.
 
 Throughout, the operator must neither crash nor restart: its pod and restart count stay the same and its log
-has no traceback.
+has no traceback. A pod watch over the namespace checks that no refused run got a pod; every accepted run is present
+and final at the end (lost / stuck).
 """
 
 from __future__ import annotations
@@ -266,6 +267,7 @@ def submit(testbed: Testbed, namespace: str, body: Spec) -> str | None:
 def test_malformed_input_at_scale(testbed: Testbed, run_ns: Namespace, chain_image: str, scale: Scale) -> None:
     rng = random.Random(scale.seed + 7)
     before = _bed.operator_pod(testbed)
+    ledger = _bed.PodLedger(testbed, run_ns.name).start()
     cases = fuzz_taskruns(rng, scale.fuzz_cases, chain_image, testbed.registry)
     refused: dict[str, str] = {}
     accepted: list[str] = []
@@ -307,8 +309,12 @@ def test_malformed_input_at_scale(testbed: Testbed, run_ns: Namespace, chain_ima
             time.sleep(1)
         after = _bed.operator_pod(testbed)
         log = _bed.operator_log(testbed)
+        ledger.merge_listing()
     finally:
+        ledger.stop()
         _bed.save_evidence(testbed, run_ns.name, "bad-input")
+    counted = _bed.tally(runs, ledger.uids, accepted + image_runs)
+    pods_seen = sorted(ledger.uids)
     by_case = {name: applied for name, applied, _ in cases}
     wrong = {
         n: (_bed.condition(runs.get(n, {})).get("reason"), by_case[n])
@@ -332,19 +338,18 @@ def test_malformed_input_at_scale(testbed: Testbed, run_ns: Namespace, chain_ima
     restarts = _bed.restart_count(after) - _bed.restart_count(before)
     same_pod = after["metadata"]["uid"] == before["metadata"]["uid"]
     tracebacks = log.count("Traceback")
-    stuck = sum(1 for n in accepted + image_runs if not _bed.is_final(runs.get(n, {})))
     record(
         Row(
             scenario="7 malformed input at scale",
             runs=len(cases) + 2 * len(images),
-            lost=0,
-            duplicated=0,
-            stuck=stuck,
+            lost=counted.lost,
+            duplicated=counted.duplicated,
+            stuck=counted.stuck,
             recovery_s=None,
             notes=(
                 f"{len(refused)} refused at admission, {len(accepted)} accepted → {reasons}; "
                 f"{len(images)} broken images; operator restarts {restarts}, same pod {same_pod}, "
-                f"tracebacks {tracebacks}; silently accepted {len(wrong)}"
+                f"tracebacks {tracebacks}; silently accepted {len(wrong)}; pods created {len(pods_seen)}"
             ),
             scale=scale.name,
             seed=scale.seed,
@@ -362,6 +367,8 @@ def test_malformed_input_at_scale(testbed: Testbed, run_ns: Namespace, chain_ima
     assert not wrong_pcons, wrong_pcons
     assert same_pod and restarts == 0, f"the operator restarted ({restarts}) or was replaced"
     assert tracebacks == 0, "the operator logged a traceback"
+    assert not pods_seen, f"pods were created for refused input: {pods_seen[:10]}"
+    assert (counted.lost, counted.duplicated, counted.stuck) == (0, 0, 0), counted.problems[:20]
 
 
 def _ready(pcon: dict[str, Any]) -> dict[str, Any]:

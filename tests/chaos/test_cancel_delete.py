@@ -5,6 +5,9 @@
   ``registryCredentialsSecret`` (both are owned by the run: the garbage collector removes them);
 * deleting an upstream TaskRun while a downstream one waits for it fails the downstream run ``UpstreamFailed`` with
   a message naming the upstream.
+
+Counted from a pod watch and the final state: one pod per attempt, the cancelled and the downstream run final; a pod
+or Secret that outlives its deleted run counts as stuck.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def test_cancel_delete_and_upstream_deletion(
     downstream["spec"]["inputs"] = [{"name": "upstream", "fromTaskRun": {"name": "upstream", "output": "records"}}]
     cancelled = _bed.sleeping_taskrun("to-cancel", chain_image, PULL_SECRET, SLEEP)
     timings: dict[str, float] = {}
+    ledger = _bed.PodLedger(testbed, run_ns.name).start()
     try:
         _bed.apply(testbed, run_ns.name, [creds, cancelled, deleted, upstream, downstream])
         for name in ("to-cancel", "to-delete", "upstream"):
@@ -92,7 +96,15 @@ def test_cancel_delete_and_upstream_deletion(
         downstream_run = run_ns.wait_finished("downstream", timeout=120)
         timings["upstream-deleted"] = time.monotonic() - started
         wait_until("pod upstream-a1 gone", lambda: not exists(run_ns, "pod", "upstream-a1"))
+        ledger.merge_listing()
+        final = _bed.taskruns(testbed, run_ns.name)
+        names = ["to-cancel", "to-delete", "upstream", "downstream"]
+        counted = _bed.tally(final, ledger.uids, names, gone=["to-delete", "upstream"])
+        # A deleted run whose pod or Secret outlived it is stuck too.
+        left = [f"pod/{n}-a1" for n in ("to-cancel", "to-delete", "upstream") if exists(run_ns, "pod", f"{n}-a1")]
+        left += ["secret/to-delete-registry"] if exists(run_ns, "secret", "to-delete-registry") else []
     finally:
+        ledger.stop()
         _bed.save_evidence(testbed, run_ns.name, "cancel-delete")
     cancel_cond = _bed.condition(cancelled_run)
     down_cond = _bed.condition(downstream_run)
@@ -100,9 +112,9 @@ def test_cancel_delete_and_upstream_deletion(
         Row(
             scenario="5 cancel, delete, upstream deleted",
             runs=4,
-            lost=0,
-            duplicated=0,
-            stuck=0,
+            lost=counted.lost,
+            duplicated=counted.duplicated,
+            stuck=counted.stuck + len(left),
             recovery_s=max(timings.values()),
             notes=(
                 f"cancel→pod gone {timings['cancel']:.1f} s; delete→pod and Secret gone {timings['delete']:.1f} s; "
@@ -116,3 +128,4 @@ def test_cancel_delete_and_upstream_deletion(
     assert (cancel_cond.get("status"), cancel_cond.get("reason")) == ("False", "Cancelled"), cancel_cond
     assert (down_cond.get("status"), down_cond.get("reason")) == ("False", "UpstreamFailed"), down_cond
     assert "'upstream'" in down_cond.get("message", ""), down_cond
+    assert (counted.lost, counted.duplicated, counted.stuck, left) == (0, 0, 0, []), (counted.problems, left)

@@ -4,7 +4,7 @@ memory pressure or an OOM killer outside the cgroup does).
 Each fault hits two runs: one without retries, which must end Failed with a truthful reason (``PodDeleted`` for a
 deleted pod; ``Failed`` with exit code 137 — not ``OOMKilled``, not ``Succeeded`` — for a killed process), and one
 with ``retries.limit: 1``, which must start attempt 2 and succeed (the script sleeps only on its first attempt: it
-leaves a marker on its output claim). Never stuck Running; exactly one pod per attempt.
+leaves a marker on its output claim). Never stuck Running; exactly one pod per attempt (pod watch).
 """
 
 from __future__ import annotations
@@ -72,8 +72,7 @@ def test_pod_deleted_and_process_killed(testbed: Testbed, run_ns: Namespace, cha
                 settle[name] = time.monotonic() - started
             final, _ = _bed.wait_all_final(testbed, run_ns.name, names, timeout=60)
             ledger.merge_listing()
-            problems = _bed.attempts_ok(final, ledger, names)
-            duplicates = ledger.duplicates()
+            counted = _bed.tally(final, ledger.uids, names)
     finally:
         _bed.save_evidence(testbed, run_ns.name, "pod-faults")
     outcome = {
@@ -84,14 +83,13 @@ def test_pod_deleted_and_process_killed(testbed: Testbed, run_ns: Namespace, cha
         )
         for n in names
     }
-    stuck = sum(1 for n in names if not _bed.is_final(final[n]))
     record(
         Row(
             scenario="4 pod deleted / task process SIGKILLed",
             runs=len(names),
-            lost=0,
-            duplicated=len(duplicates),
-            stuck=stuck,
+            lost=counted.lost,
+            duplicated=counted.duplicated,
+            stuck=counted.stuck,
             recovery_s=max(settle.values()),
             notes="; ".join(f"{n}: {r} after {a} attempt(s), exit {e}" for n, (r, a, e) in outcome.items()),
             scale=scale.name,
@@ -104,5 +102,4 @@ def test_pod_deleted_and_process_killed(testbed: Testbed, run_ns: Namespace, cha
     assert outcome["killed"] == ("Failed", 1, 137), outcome
     assert outcome["deleted-retry"][:2] == ("Succeeded", 2), outcome
     assert outcome["killed-retry"][:2] == ("Succeeded", 2), outcome
-    assert not duplicates, duplicates
-    assert not problems, problems
+    assert (counted.lost, counted.duplicated, counted.stuck) == (0, 0, 0), counted.problems

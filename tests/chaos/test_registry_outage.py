@@ -1,13 +1,15 @@
 """Scenario 3 — the registry is down while ProcessingContainers and TaskRuns are being resolved.
 
 The chain example is pushed under a tag the operator has never inspected, then the registry is stopped
-(``hack/testbed/restart.sh registry stop``). While it is down a ProcessingContainer naming the new tag is created,
-with TaskRuns that reference it and TaskRuns that name the image directly. Their status must show a transient
-reason (the ProcessingContainer ``Ready=Unknown``; direct runs ``ResolvingImage``; referring runs
-``WaitingForProcessingContainer``), and the operator must back off instead of retrying hot: its
-``task_api_reconciles_total`` over the outage, per waiting object, is bounded by one reconcile per object per
-second (the documented back-off, 0.5 s doubling to 60 s, gives far fewer; a hot loop gives hundreds). Once the
-registry is back everything completes.
+(``hack/testbed/restart.sh registry --down-for``). While it is down a ProcessingContainer naming the new tag is
+created, with TaskRuns that reference it and TaskRuns that name the image directly. Their status must show a
+transient reason (the ProcessingContainer ``Ready=Unknown``; direct runs ``ResolvingImage``; referring runs
+``WaitingForProcessingContainer``), and the operator must back off instead of retrying hot. Once the registry is
+back everything completes, with one pod per run (pod watch).
+
+The back-off is measured from the operator's ``task_api_reconciles_total``, per waiting object and second, over the
+outage's second half (see BOUND_PER_OBJECT_S). The whole outage's rate is recorded too, and the rate before the
+objects existed (what the operator does for the rest of the bed meanwhile).
 """
 
 from __future__ import annotations
@@ -29,6 +31,16 @@ from tests.fixtures.testbed import Testbed
 pytestmark = [pytest.mark.cluster, pytest.mark.chaos]
 
 DOCKER = "/usr/bin/docker"
+
+# The bound on reconciles per waiting object per second over the outage's second half, where the back-off has
+# settled. What the operator does: every waiting object (ProcessingContainer, referring and direct runs alike) is
+# retried 0.5 s doubling to 60 s after its first reconcile, i.e. at 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s: one retry
+# falls in the second half of a 25 s (ci) or 40 s (full) outage — 0.08 or 0.05 per object per second; measured
+# 0.04-0.09 (docs/reliability.md). The fixed 2 s poll the referring runs once had gives each of them 0.5/s, which is
+# 0.27-0.29/s averaged over the scenario's objects (half of them referring); a hot loop gives far more. 0.2 fails
+# both with room to spare and leaves 2.5 times the measured rate for reconciles of other namespaces on a shared bed
+# (the counter is the operator's, not the scenario's).
+BOUND_PER_OBJECT_S = 0.2
 
 
 def ready_condition(pcon: dict[str, Any]) -> dict[str, Any]:
@@ -60,48 +72,59 @@ def test_registry_outage_while_resolving(testbed: Testbed, run_ns: Namespace, ch
         objects.append(run)
     objects += [_bed.trivial_taskrun(name, fresh, PULL_SECRET) for name in direct]
     outage_s = 40.0 if scale.name == "full" else 25.0
+    quiet_s = 3.0
     reasons: dict[str, str] = {}
     try:
-        with _bed.component_down("registry", seconds=outage_s + 5) as down:
-            before = _bed.metric("task_api_reconciles_total")
-            t0 = time.monotonic()
-            _bed.apply(testbed, run_ns.name, objects)
-            time.sleep(max(0.0, outage_s - (time.monotonic() - down)))
-            during = _bed.metric("task_api_reconciles_total") - before
-            window = time.monotonic() - t0
-            runs = _bed.taskruns(testbed, run_ns.name)
-            pc_now = run_ns.get("processingcontainer", "chain-outage")
-            ready = ready_condition(pc_now)
-            reasons = {name: str((run.get("status") or {}).get("reason")) for name, run in runs.items()}
-        back = time.monotonic()
-        final, _ = _bed.wait_all_final(testbed, run_ns.name, by_ref + direct, timeout=300)
-        recovered = time.monotonic() - back
-        pc_after = ready_condition(run_ns.get("processingcontainer", "chain-outage"))
+        with _bed.pod_ledger(testbed, run_ns.name) as ledger:
+            with _bed.component_down("registry", seconds=quiet_s + outage_s + 6):
+                m0 = _bed.metric("task_api_reconciles_total")
+                time.sleep(quiet_s)  # the registry is down, nothing of this scenario exists yet: the bed's own rate
+                t0, m1 = time.monotonic(), _bed.metric("task_api_reconciles_total")
+                background = (m1 - m0) / quiet_s
+                _bed.apply(testbed, run_ns.name, objects)
+                time.sleep(max(0.0, t0 + outage_s / 2 - time.monotonic()))
+                t_mid, m_mid = time.monotonic(), _bed.metric("task_api_reconciles_total")
+                time.sleep(max(0.0, t0 + outage_s - time.monotonic()))
+                t_end, m_end = time.monotonic(), _bed.metric("task_api_reconciles_total")
+                runs = _bed.taskruns(testbed, run_ns.name)
+                ready = ready_condition(run_ns.get("processingcontainer", "chain-outage"))
+                reasons = {name: str((run.get("status") or {}).get("reason")) for name, run in runs.items()}
+            back = time.monotonic()
+            final, _ = _bed.wait_all_final(testbed, run_ns.name, by_ref + direct, timeout=300)
+            recovered = time.monotonic() - back
+            pc_after = ready_condition(run_ns.get("processingcontainer", "chain-outage"))
+            ledger.merge_listing()
+            counted = _bed.tally(final, ledger.uids, by_ref + direct)
     finally:
         _bed.save_evidence(testbed, run_ns.name, "registry-outage")
     counts = _bed.summarise(final, by_ref + direct)
-    stuck = sum(v for k_, v in counts.items() if k_.startswith("not final"))
     waiting_objects = 1 + 2 * k
-    per_object_per_s = during / waiting_objects / window
+    whole = (m_end - m1) / waiting_objects / (t_end - t0)
+    settled = (m_end - m_mid) / waiting_objects / (t_end - t_mid)
     record(
         Row(
             scenario="3 registry outage while resolving",
             runs=2 * k,
-            lost=counts.get("missing", 0),
-            duplicated=0,
-            stuck=stuck,
+            lost=counted.lost,
+            duplicated=counted.duplicated,
+            stuck=counted.stuck,
             recovery_s=recovered,
             notes=(
-                f"{window:.0f} s outage: {int(during)} reconciles for {waiting_objects} objects "
-                f"({per_object_per_s:.3f}/object/s); PC Ready={ready.get('status')} {ready.get('reason')}; "
-                f"run reasons during {sorted(set(reasons.values()))}; outcomes {counts}"
+                f"{t_end - t0:.0f} s outage: {int(m_end - m1)} reconciles for {waiting_objects} objects, "
+                f"{settled:.3f}/object/s over its second half (bound {BOUND_PER_OBJECT_S}; the old 2 s poll ≥ 0.27), "
+                f"{whole:.3f} over all of it (before the objects: {background:.1f}/s); "
+                f"PC Ready={ready.get('status')} {ready.get('reason')}; run reasons during "
+                f"{sorted(set(reasons.values()))}; outcomes {counts}"
             ),
             scale=scale.name,
             seed=scale.seed,
             figures={
-                "reconciles_during_outage": during,
-                "outage_s": round(window, 1),
-                "reconciles_per_object_per_s": round(per_object_per_s, 4),
+                "reconciles_during_outage": m_end - m1,
+                "reconciles_second_half": m_end - m_mid,
+                "outage_s": round(t_end - t0, 1),
+                "reconciles_per_object_per_s": round(whole, 4),
+                "reconciles_per_object_per_s_second_half": round(settled, 4),
+                "background_reconciles_per_s": round(background, 2),
             },
         )
     )
@@ -109,7 +132,10 @@ def test_registry_outage_while_resolving(testbed: Testbed, run_ns: Namespace, ch
     assert ready.get("message"), "the transient condition must say what is wrong"
     assert {reasons[x] for x in direct} == {"ResolvingImage"}, {x: reasons[x] for x in direct}
     assert {reasons[x] for x in by_ref} == {"WaitingForProcessingContainer"}, {x: reasons[x] for x in by_ref}
-    assert during > 0, "the operator's reconcile counter did not move: is it watching?"
-    assert per_object_per_s <= 1.0, f"hot loop: {during} reconciles in {window:.0f} s for {waiting_objects} objects"
+    assert m_end - m1 >= waiting_objects, "fewer reconciles than waiting objects: is the operator watching?"
+    assert settled <= BOUND_PER_OBJECT_S, (
+        f"no back-off: {m_end - m_mid:.0f} reconciles in the last {t_end - t_mid:.0f} s for {waiting_objects} objects"
+    )
     assert pc_after.get("status") == "True", pc_after
     assert counts == {"Succeeded": 2 * k}, counts
+    assert (counted.lost, counted.duplicated, counted.stuck) == (0, 0, 0), "\n".join(counted.problems[:20])

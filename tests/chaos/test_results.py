@@ -26,6 +26,10 @@ class TestRender:
         assert lines[3] == "| 2 b | full | 10 | 0 | 0 | 0 | — | a\\|b |"
         assert "Seeds (scale:seed): full:7" in table
 
+    def test_counts_that_do_not_apply_render_as_a_dash(self) -> None:
+        table = render({"8 s": row("8 s", lost=None, duplicated=None, stuck=None, recovery_s=None)})
+        assert "| 8 s | full | 10 | — | — | — | — |" in table
+
     def test_empty_results_render_a_header_only(self) -> None:
         assert render({}).count("\n| ") == 1
 
@@ -72,10 +76,82 @@ class TestScale:
             _bed.Scale.from_env()
 
 
-class TestAttempts:
-    def test_one_pod_per_recorded_attempt(self) -> None:
-        ledger = _bed.PodLedger.__new__(_bed.PodLedger)
-        ledger.uids = {"a-a1": {"u1"}, "b-a1": {"u2", "u3"}, "c-a1": {"u4"}, "c-a2": {"u5"}}  # type: ignore[assignment]
-        runs = {"a": {"status": {"attempts": 1}}, "b": {"status": {"attempts": 1}}, "c": {"status": {"attempts": 1}}}
-        problems = _bed.attempts_ok(runs, ledger, ["a", "b", "c"])
-        assert problems == ["b-a1: 2 different pods", "c: status says 1 attempt(s), pods seen for attempts [1, 2]"]
+class TestTally:
+    def test_lost_duplicated_and_stuck_from_the_pod_watch(self) -> None:
+        uids = {
+            "ok-a1": {"u1"},
+            "twice-a1": {"u2", "u3"},  # created again: a duplicate
+            "extra-a1": {"u4"},
+            "extra-a2": {"u5"},  # an attempt the status does not record: a duplicate
+            "retried-a1": {"u6"},
+            "retried-a2": {"u7"},
+            "other-pod": {"u8"},  # not a run's pod
+        }
+        done = {
+            "status": {"attempts": 1, "conditions": [{"type": "Succeeded", "status": "True", "reason": "Succeeded"}]}
+        }
+        runs = {
+            "ok": done,
+            "twice": done,
+            "extra": done,
+            "retried": {**done, "status": {**done["status"], "attempts": 2}},
+            "nopod": done,  # Succeeded, but no pod ever seen: lost
+            "running": {"status": {"attempts": 1, "reason": "Running"}},  # not final, and its pod never seen
+            "deleted-on-purpose": None,
+        }
+        present = {k: v for k, v in runs.items() if v is not None}
+        names = [*runs, "vanished"]
+        counted = _bed.tally(present, uids, names, gone=["deleted-on-purpose"])
+        assert (counted.lost, counted.duplicated, counted.stuck) == (3, 2, 1), counted.problems
+        assert any(p.startswith("twice-a1: 2 different pods") for p in counted.problems)
+        assert any(p.startswith("vanished: missing") for p in counted.problems)
+
+    def test_a_clean_burst_counts_nothing(self) -> None:
+        done = {
+            "status": {"attempts": 1, "conditions": [{"type": "Succeeded", "status": "True", "reason": "Succeeded"}]}
+        }
+        runs = {f"r{i}": done for i in range(5)}
+        counted = _bed.tally(runs, {f"r{i}-a1": {f"u{i}"} for i in range(5)}, list(runs))
+        assert (counted.lost, counted.duplicated, counted.stuck, counted.problems) == (0, 0, 0, ())
+
+    def test_runs_that_never_needed_a_pod_are_not_lost(self) -> None:
+        failed = {"status": {"conditions": [{"type": "Succeeded", "status": "False", "reason": "InvalidSpec"}]}}
+        counted = _bed.tally({"bad": failed}, {}, ["bad"])
+        assert (counted.lost, counted.duplicated, counted.stuck) == (0, 0, 0)
+
+
+class TestPodEnded:
+    @pytest.mark.parametrize(
+        ("status", "ended"),
+        [
+            ({"phase": "Succeeded"}, True),
+            ({"phase": "Failed"}, True),
+            ({"phase": "Running", "containerStatuses": [{"state": {"terminated": {"exitCode": 0}}}]}, True),
+            ({"phase": "Running", "containerStatuses": [{"state": {"running": {}}}]}, False),
+            ({"phase": "Pending"}, False),
+        ],
+    )
+    def test_phase_or_every_container_terminated(self, status: dict[str, Any], ended: bool) -> None:
+        assert _bed.pod_ended({"status": status}) is ended
+
+
+class TestMetrics:
+    def test_parse_metric_sums_matching_series(self) -> None:
+        text = (
+            "# HELP task_api_leader 1 while this replica leads.\n"
+            "task_api_leader 1.0\n"
+            'task_api_reconciles_total{kind="TaskRun",result="ok"} 7.0\n'
+            'task_api_reconciles_total{kind="TaskRun",result="requeue"} 3.0\n'
+            'task_api_reconciles_total{kind="ProcessingContainer",result="ok"} 2.0\n'
+        )
+        assert _bed.parse_metric(text, "task_api_leader") == 1.0
+        assert _bed.parse_metric(text, "task_api_reconciles_total") == 12.0
+        assert _bed.parse_metric(text, "task_api_reconciles_total", kind="TaskRun") == 10.0
+        assert _bed.parse_metric(text, "task_api_workqueue_depth") is None
+
+    @pytest.mark.parametrize(
+        ("identity", "pod"),
+        [("task-api-operator-7d9f-abcde-0a1b2c", "task-api-operator-7d9f-abcde"), ("laptop", "laptop")],
+    )
+    def test_holder_pod(self, identity: str, pod: str) -> None:
+        assert _bed.holder_pod(identity) == pod

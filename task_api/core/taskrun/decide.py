@@ -183,6 +183,8 @@ def current_pod(run: TaskRunResource, observed: Sequence[ObservedPod]) -> Observ
     if not run.status.attempts:
         return None
     name = pods.task_pod_name(run.metadata.name, run.status.attempts)
+    if run.status.pod_name != name:
+        return None  # its creation is not recorded yet: the full pass records it
     uid = run.metadata.uid
     return next((p for p in observed if p.name == name and p.role == ROLE_TASK and p.owner_uid == uid), None)
 
@@ -597,6 +599,10 @@ def _attempt(step: _Pass, planned: _Planned) -> Decision:
         return _attempt_ended(step, R.POD_DELETED, f"pod {name} was deleted before the run finished", None)
     if found is None:
         return _create_pod(step, planned, attempt)
+    if status.pod_name != name:
+        # Created by a pass that ended before its status write (the operator died, a Conflict, another replica that
+        # lost the Lease): record the attempt as its creation would have.
+        _record_attempt(step, planned, attempt)
     return _report(step, found)
 
 
@@ -626,23 +632,28 @@ def _create_pod(step: _Pass, planned: _Planned, attempt: int) -> Decision:
         stage_image=step.policy.measure_image, stage_pull_secrets=step.policy.measure_image_pull_secrets
     )
     step.actions.append(CreatePod(pods.build_task_pod(plan, transformers=(stage,)), ROLE_TASK))
-    if not status.attempts:
-        # Decided once, before the first pod: what runs, and where every channel's data is.
-        status.attempts = attempt
-        status.template = resolved.template
-        status.image = source.image
-        status.image_digest = source.digest or None
-        status.outputs = [location_of_volume(n, v) for n, v in outputs.items()]
-        status.inputs = [location_of_volume(n, v) for n, v in inputs.items()]
     if resolved.warnings and not status.pod_name:
         text = "; ".join(w.format() for w in resolved.warnings)[:500]
         step.notes.append(Note("Warning", "SpecWarning", text))
-    name = pods.task_pod_name(step.name, attempt)
-    status.pod_name = name
+    _record_attempt(step, planned, attempt)
+    raise step.end(R.PENDING, f"pod {status.pod_name} created")
+
+
+def _record_attempt(step: _Pass, planned: _Planned, attempt: int) -> None:
+    """What the status records of an attempt once its pod exists."""
+    status = step.status
+    if not status.attempts:
+        # Decided once, before the first pod: what runs, and where every channel's data is.
+        status.attempts = attempt
+        status.template = planned.resolved.template
+        status.image = planned.source.image
+        status.image_digest = planned.source.digest or None
+        status.outputs = [location_of_volume(n, v) for n, v in planned.outputs.items()]
+        status.inputs = [location_of_volume(n, v) for n, v in planned.inputs.items()]
+    status.pod_name = pods.task_pod_name(step.name, attempt)
     status.memory = planned.memory.summary(recorded=status.memory)
     if not status.start_time:
         status.start_time = format_rfc3339(step.now)
-    raise step.end(R.PENDING, f"pod {name} created")
 
 
 def _report(step: _Pass, pod: ObservedPod) -> Decision:

@@ -190,6 +190,33 @@ def test_a_restart_after_any_write_never_yields_a_second_pod(spec: dict[str, obj
         assert all(n == 1 for n in created.values()), (k, created)
         assert set(created) == set(clean.created["pods"]), (k, created)
         assert done.status.reason == expected.status.reason, k
+        # The status tells the same story as without the crash: a pod created by the operator that died before it
+        # recorded it is adopted with everything its creation records (what ran, where the outputs went, memory).
+        assert _story(done) == _story(expected), k
+
+
+def _story(run: TaskRunResource) -> dict[str, Any]:
+    """What a finished run's status says, the run's own uid (part of workspace paths) left out."""
+    status = run.status
+    memory = status.memory
+    uid = (run.metadata.uid or "")[:8]
+
+    def located(items: Any) -> list[str]:
+        return [json.dumps(i.model_dump(), sort_keys=True).replace(uid, "<uid>") for i in items]
+
+    return {
+        "attempts": status.attempts,
+        "oom_kills": status.oom_kills,
+        "template": status.template,
+        "image": status.image,
+        "image_digest": status.image_digest,
+        "outputs": located(status.outputs),
+        "inputs": located(status.inputs),
+        "pod_name": status.pod_name,
+        "memory": (memory.request, memory.limit) if memory else None,
+        "started": bool(status.start_time),
+        "measurements": [m.model_dump() for m in status.measurements],
+    }
 
 
 def test_a_conflict_is_decided_again_on_fresh_data() -> None:
@@ -407,3 +434,61 @@ def test_a_resync_of_finished_runs_costs_no_request() -> None:
 
     assert run_async(resync) == 0
     assert fake.requests == []
+
+
+def test_conflicts_back_off_per_key_and_the_backoff_resets_after_a_pass() -> None:
+    """Another writer keeps changing the run between the operator's read and its write (its watch event not yet
+    delivered): each Conflict re-queues the key after a per-key delay doubling from a few milliseconds — never at
+    once, so two writers cannot spin — and the count resets once a pass gets through."""
+    fake = bed()
+    conflicts_left = [3]
+
+    def race(method: str, path: str, body: Any) -> None:
+        if method == "PATCH" and path.endswith("/taskruns/hello/status") and conflicts_left[0] > 0:
+            conflicts_left[0] -= 1
+            stored = fake.get(CRD, NS, "taskruns", "hello") or {}
+            stored["metadata"]["resourceVersion"] = str(int(stored["metadata"]["resourceVersion"]) + 100_000)
+
+    async def scenario() -> tuple[list[float], int, float]:
+        async with client(fake) as kube:
+            metrics = Metrics()
+            runtime = build_runtime(kube, CONFIG, metrics)
+            delays: list[float] = []
+            schedule = runtime.tr_queue.add_after_conflict
+
+            def spy(key: tuple[str, str]) -> float:
+                delays.append(schedule(key))
+                return delays[-1]
+
+            runtime.tr_queue.add_after_conflict = spy  # type: ignore[method-assign]
+            loop = asyncio.get_running_loop()
+
+            def watch(event: str, plural: str, obj: dict[str, Any]) -> None:
+                if plural == "taskruns":
+                    runtime.taskrun_event(None if event == "ADDED" else event, obj)
+                elif plural == "pods":
+                    runtime.pod_event(None if event == "ADDED" else event, obj)
+                    if event != "DELETED":
+                        loop.call_later(0.01, kubelet, fake)
+
+            fake.on_change = watch
+            fake.before_write = race
+            runtime.start()
+            fake.put(CRD, NS, "taskruns", taskrun())
+            for _ in range(500):
+                if ((fake.get(CRD, NS, "taskruns", "hello") or {}).get("status") or {}).get("reason") == "Succeeded":
+                    break
+                await asyncio.sleep(0.02)
+            left = runtime.tr_queue.conflicts((NS, "hello"))
+            await runtime.stop()
+            counted = metrics.registry.get_sample_value(
+                "task_api_reconciles_total", {"kind": "TaskRun", "result": "conflict"}
+            )
+            return delays, left, float(counted or 0)
+
+    delays, left, counted = run_async(scenario)
+    assert (fake.get(CRD, NS, "taskruns", "hello") or {})["status"]["reason"] == "Succeeded"
+    assert delays == [0.005, 0.01, 0.02]
+    assert counted == 3
+    assert left == 0  # reset by the pass that got through
+    assert fake.created["pods"] == ["hello-a1"]

@@ -72,3 +72,32 @@ def test_discard_drops_queue_entries_and_timers() -> None:
         assert len(q) == 0
 
     run(scenario())
+
+
+def test_conflicts_back_off_per_key_from_milliseconds_and_reset() -> None:
+    async def scenario() -> None:
+        q: WorkQueue[str] = WorkQueue(base_delay=0.5, max_delay=0.04, conflict_delay=0.005)
+        delays = [q.add_after_conflict("a") for _ in range(5)]
+        assert delays == [0.005, 0.01, 0.02, 0.04, 0.04]  # doubling, capped by max_delay
+        assert q.add_after_conflict("b") == 0.005  # per key
+        assert q.failures("a") == 0  # the failure backoff is a separate count
+        q.forget_conflicts("a")
+        assert q.conflicts("a") == 0 and q.conflicts("b") == 1
+        assert q.add_after_conflict("a") == 0.005
+        q.discard("b")
+        assert q.conflicts("b") == 0
+
+    run(scenario())
+
+
+def test_a_conflicted_key_comes_back_after_its_delay_not_at_once() -> None:
+    async def scenario() -> None:
+        q: WorkQueue[str] = WorkQueue(conflict_delay=0.05)
+        q.add("a")
+        key = await q.get()
+        q.add_after_conflict(key)
+        q.done(key)
+        assert len(q) == 0  # scheduled, not queued
+        assert await asyncio.wait_for(q.get(), timeout=2) == "a"
+
+    run(scenario())

@@ -14,7 +14,7 @@ from task_api.core.memory_usage import InputSize, Observation
 from task_api.core.pod import measure_pod_name, task_pod_name
 from task_api.core.rightsize import RightSizingSettings
 from task_api.core.taskrun.changes import status_patch
-from task_api.core.taskrun.decide import decide, needs_pass, refused, stopping
+from task_api.core.taskrun.decide import current_pod, decide, needs_pass, refused, stopping
 from task_api.core.taskrun.decision import CreatePod, CreateSecret, Decision, DeletePod, DeleteRunPods
 from task_api.core.taskrun.observed_pods import Phase
 from task_api.core.taskrun.world import Halt, RegistryCredentials, UpstreamView, World
@@ -517,6 +517,21 @@ def test_the_first_pod_records_what_runs_and_where_the_data_is() -> None:
     assert status.memory is not None and (status.memory.request, status.memory.limit) == ("16Mi", "64Mi")
 
 
+def test_a_pod_made_by_a_pass_that_never_wrote_its_status_is_recorded_like_a_new_one() -> None:
+    """The operator (or a leader that lost its Lease) created the pod and ended before its status write: the next
+    pass adopts the pod and records the attempt exactly as the creating pass would have."""
+    created = decided(run(), world()).status
+    adopted = decided(run(), world(pods=(pod(),))).status
+    for key in ("attempts", "pod_name", "template", "image", "image_digest", "outputs", "inputs", "memory"):
+        assert getattr(adopted, key) == getattr(created, key), key
+    assert adopted.start_time and adopted.reason == "Running"
+    grown = running_status(attempts=2, oomKills=1, podName=A1, reason="Retrying")
+    retry = {"retries": {"limit": 2, "memoryFactor": 2}}
+    second = decided(run(retry, status=grown), world(pods=(pod(1, Phase.FAILED, R.OOM_KILLED, exit_code=137), pod(2))))
+    assert second.status.pod_name == A2
+    assert second.status.memory is not None and second.status.memory.limit == "128Mi"  # the grown attempt's
+
+
 def test_still_pending_with_nothing_new_writes_nothing() -> None:
     before = run(status=running_status())
     decision = decided(before, world(pods=(pod(phase=Phase.PENDING, reason=R.PENDING),)))
@@ -807,3 +822,12 @@ def test_which_watch_events_call_for_a_pass(
     spec: dict[str, Any], status: dict[str, Any] | None, meta: dict[str, Any], needed: bool
 ) -> None:
     assert needs_pass(run(spec, status=status, meta=meta)) is needed
+
+
+def test_the_short_pass_waits_for_the_attempt_to_be_recorded() -> None:
+    """A retry's pod created by a pass whose status write was lost: the status still names the earlier attempt's pod,
+    so the short pass (pod only, nothing else read) does not take it; the full pass records its memory first."""
+    recorded = run(status={"attempts": 2, "podName": task_pod_name(NAME, 1), "reason": "Pending"})
+    assert current_pod(recorded, (pod(attempt=2),)) is None
+    settled = run(status={"attempts": 2, "podName": task_pod_name(NAME, 2), "reason": "Pending"})
+    assert current_pod(settled, (pod(attempt=2),)) == pod(attempt=2)
