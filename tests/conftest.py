@@ -12,6 +12,7 @@ import pytest
 
 pytest_plugins = [
     "tests.fixtures.docker",
+    "tests.fixtures.hostile_registry",
     "tests.fixtures.registry",
     "tests.fixtures.testbed",
 ]
