@@ -7,8 +7,11 @@
 #                                          and ProcessingContainer); add --keep-crds to leave the CRDs
 #   hack/deploy-testbed.sh --render DIR    only write the rendered kustomization into DIR (nothing is applied;
 #                                          DIR then holds the registry credentials: keep it private)
-#   --namespaces NS[,NS...]                with the above: the operator watches only these namespaces
-#                                          (TASK_API_NAMESPACES), e.g. so a test does not race another operator
+#   --namespaces NS[,NS...]                with the above: namespaced mode — the operator watches only these
+#                                          namespaces (TASK_API_NAMESPACES) and holds its rights only there (one
+#                                          RoleBinding each, manifests/components/namespaced; no ClusterRoleBinding).
+#                                          The namespaces must exist. Without it, the cluster-wide binding is
+#                                          restored and namespaced mode's RoleBindings are removed.
 #
 # Values filled in: the API server's host address and port (the test bed's settings, hack/testbed/lib.sh: NODE_IP,
 # APISERVER_PORT; override with TESTBED_APISERVER_HOST / TESTBED_APISERVER_PORT), the pull secret task-api-registry
@@ -73,6 +76,11 @@ render() {
     echo "resources:"
     # kustomize refuses an absolute path here; a relative one from the temporary directory is fine.
     echo "- $(realpath --relative-to="$dir" "$root/manifests/overlays/testbed")"
+    if [ -n "$watch_namespaces" ]; then
+      echo "- rolebindings.yaml"
+      echo "components:"
+      echo "- $(realpath --relative-to="$dir" "$root/manifests/components/namespaced")"
+    fi
     echo "images:"
     echo "- name: $image_repo"
     if [ "$image_ref" != "$image_repo:dev" ]; then echo "  digest: ${image_ref#*@}"; else echo "  newTag: dev"; fi
@@ -123,6 +131,24 @@ render() {
       echo "  options: {disableNameSuffixHash: true}"
     fi
   } >"$dir/kustomization.yaml"
+  if [ -n "$watch_namespaces" ]; then
+    local ns
+    : >"$dir/rolebindings.yaml"
+    for ns in ${watch_namespaces//,/ }; do
+      cat >>"$dir/rolebindings.yaml" <<EOF_RB
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: task-api-operator
+  namespace: $ns
+  labels: {app.kubernetes.io/name: task-api-operator, app.kubernetes.io/component: operator, task-api.io/rbac: namespaced}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: task-api-operator}
+subjects:
+- {kind: ServiceAccount, name: task-api-operator, namespace: $namespace}
+EOF_RB
+    done
+  fi
   if [ "$with_secret" = 1 ]; then
     local auth
     auth=$(printf '%s:%s' "$REGISTRY_USER" "$REGISTRY_PASSWORD" | base64 -w0)
@@ -149,7 +175,11 @@ case $mode in
   apply)
     registry_credentials
     render "$work/k" 1
-    log "applying manifests/overlays/testbed (API server $api_host:$api_port, image from $REGISTRY_ADDR)"
+    for ns in ${watch_namespaces//,/ }; do
+      k get namespace "$ns" >/dev/null 2>&1 ||
+        { echo "[deploy] error: --namespaces: namespace '$ns' does not exist; create it first (its RoleBinding goes there)" >&2; exit 1; }
+    done
+    log "applying manifests/overlays/testbed (API server $api_host:$api_port, image from $REGISTRY_ADDR${watch_namespaces:+, namespaced: $watch_namespaces})"
     # CRDs and the namespace first, so the rest never races their creation.
     "$kubectl" kustomize "$work/k" >"$work/all.yaml"
     # The pod shares this host's network (the test bed's only node): a port already taken here would only show
@@ -171,6 +201,15 @@ case $mode in
       sleep 0.5
     done
     k apply --server-side --force-conflicts -f "$work/all.yaml" >/dev/null
+    # apply adds and changes but never removes: take away the binding of the other mode.
+    if [ -n "$watch_namespaces" ]; then
+      k delete clusterrolebinding task-api-operator --ignore-not-found >/dev/null
+      for binding in $(k get rolebindings -A -l task-api.io/rbac=namespaced -o jsonpath='{range .items[*]}{.metadata.namespace}{"\n"}{end}'); do
+        [[ ",$watch_namespaces," == *",$binding,"* ]] || k -n "$binding" delete rolebinding task-api-operator --ignore-not-found >/dev/null
+      done
+    else
+      k delete rolebindings -A -l task-api.io/rbac=namespaced --ignore-not-found >/dev/null
+    fi
     if ! k -n "$namespace" rollout status deployment/task-api-operator --timeout="${DEPLOY_TIMEOUT:-180s}" >&2 ||
        ! k -n "$namespace" wait --for=condition=Available --timeout=10s deployment/task-api-operator >/dev/null; then
       log "the operator did not become Available; pods and recent events:"

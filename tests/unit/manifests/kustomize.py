@@ -1,8 +1,9 @@
 """Rendering ``manifests/`` for the tests: with a real ``kubectl kustomize`` when one is on this machine, and with a
 small pure-Python renderer otherwise.
 
-The Python renderer implements only the kustomize features the project's kustomizations use (resources, namespace,
-labels without selectors, images, strategic-merge and JSON patches, replacements of one field) and raises
+The Python renderer implements only the kustomize features the project's kustomizations use (resources, components,
+namespace, labels without selectors, images, strategic-merge patches (``$patch: delete`` too) and JSON patches,
+replacements of one field) and raises
 :class:`UnsupportedKustomization` on anything else, so a new feature in ``manifests/`` can never be silently ignored.
 When kubectl is present, ``test_renderers_agree`` checks both renderers give the same objects.
 
@@ -31,7 +32,7 @@ CLUSTER_SCOPED = frozenset(
     {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "PersistentVolume"}
 )
 SUPPORTED_FIELDS = frozenset(
-    {"apiVersion", "kind", "resources", "namespace", "labels", "images", "patches", "replacements"}
+    {"apiVersion", "kind", "resources", "components", "namespace", "labels", "images", "patches", "replacements"}
 )
 
 
@@ -92,6 +93,16 @@ def _build(directory: Path) -> list[Obj]:
             if not target.is_relative_to(directory):
                 raise UnsupportedKustomization(f"{kfile}: {res} is outside the kustomization root (kustomize refuses)")
             objs += _load_docs(target)
+    for component in k.get("components", []):
+        # kustomize applies a component's resources and patches after the parent's resources, before its own.
+        ckfile = _kustomization_file((directory / component).resolve())
+        c = yaml.safe_load(ckfile.read_text()) or {}
+        if c.get("kind") != "Component" or set(c) - {"apiVersion", "kind", "resources", "patches"}:
+            raise UnsupportedKustomization(f"{ckfile}: only Components with resources and patches are implemented")
+        for res in c.get("resources", []):
+            objs += _load_docs((ckfile.parent / res).resolve())
+        for patch in c.get("patches", []):
+            _apply_patch(objs, patch, ckfile.parent, ckfile)
     for patch in k.get("patches", []):
         _apply_patch(objs, patch, directory, kfile)
     if "namespace" in k:
@@ -134,6 +145,9 @@ def _apply_patch(objs: list[Obj], patch: Obj, directory: Path, kfile: Path) -> N
         raise UnsupportedKustomization(
             f"{kfile}: patch for {body['kind']}/{body['metadata']['name']} matches {len(hits)}"
         )
+    if body.get("$patch") == "delete":
+        objs.remove(hits[0])
+        return
     merged = _strategic_merge(hits[0], body)
     hits[0].clear()
     hits[0].update(merged)

@@ -94,10 +94,20 @@ class TestRender:
         objs, _ = render(kubectl, tmp_path, extra=("--namespaces", "team-a,team-b"))
         data = one(objs, "ConfigMap", "task-api-config")["data"]
         assert data["TASK_API_NAMESPACES"] == "team-a,team-b"
+        # Namespaced mode: rights only there, one RoleBinding each, no cluster-wide binding.
+        assert [o for o in objs if o["kind"] == "ClusterRoleBinding"] == []
+        bindings = {o["metadata"]["namespace"]: o for o in objs if o["kind"] == "RoleBinding"}
+        assert sorted(bindings) == ["team-a", "team-b"]
+        for binding in bindings.values():
+            assert binding["roleRef"]["kind"] == "ClusterRole" and binding["roleRef"]["name"] == "task-api-operator"
+            assert binding["subjects"] == [
+                {"kind": "ServiceAccount", "name": "task-api-operator", "namespace": "task-api-system"}
+            ]
 
     def test_watches_everything_by_default(self, kubectl: str, tmp_path: Path) -> None:
         objs, _ = render(kubectl, tmp_path)
         assert "TASK_API_NAMESPACES" not in one(objs, "ConfigMap", "task-api-config")["data"]
+        assert [o["kind"] for o in objs if "RoleBinding" in o["kind"]] == ["ClusterRoleBinding"]
 
     def test_the_password_is_never_printed(self, kubectl: str, tmp_path: Path) -> None:
         _, result = render(kubectl, tmp_path)

@@ -49,6 +49,8 @@ class TestContents:
             ("Namespace", NAMESPACE),
             ("Service", "task-api-operator-metrics"),
             ("ServiceAccount", "task-api-operator"),
+            ("ValidatingAdmissionPolicy", "task-api-operator-pods"),
+            ("ValidatingAdmissionPolicyBinding", "task-api-operator-pods"),
         ]
 
     def test_namespaced_objects_are_in_the_operator_namespace(self, base: list[Obj]) -> None:
