@@ -25,7 +25,7 @@ from tests.unit.manifests.kustomize import ROOT, Obj
 from tests.unit.manifests.test_rbac import triples
 
 #: The modules the operator process runs (task_api.controller and the adapters it calls the API server through).
-OPERATOR_MODULES = sorted((ROOT / "task_api" / "controller").glob("*.py")) + [ROOT / "task_api" / "kube" / "events.py"]
+OPERATOR_MODULES = [*sorted((ROOT / "task_api" / "controller").glob("*.py")), ROOT / "task_api" / "kube" / "events.py"]
 VERBS = {"get": "get", "list_items": "list", "create": "create", "merge_patch": "patch", "json_patch": "patch",
          "delete": "delete"}  # fmt: skip
 #: Grants no call site shows, each with the reason it is still needed.
