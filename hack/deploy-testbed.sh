@@ -82,7 +82,9 @@ render() {
       echo "- $(realpath --relative-to="$dir" "$root/manifests/components/namespaced")"
     fi
     echo "images:"
-    echo "- name: $image_repo"
+    # The overlay names the default bed's registry; a private bed (TESTBED_PROFILE) pushes to its own.
+    echo "- name: 127.0.0.1:5000/task-api/operator"
+    echo "  newName: $image_repo"
     if [ "$image_ref" != "$image_repo:dev" ]; then echo "  digest: ${image_ref#*@}"; else echo "  newTag: dev"; fi
     echo "patches:"
     # A strategic merge patch: env entries merge by name, replacing the overlay's placeholders.
