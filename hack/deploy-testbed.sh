@@ -119,6 +119,14 @@ render() {
       echo "    metadata: {name: task-api-config, namespace: $namespace}"
       echo "    data: {TASK_API_NAMESPACES: \"$watch_namespaces\"}"
     fi
+    # The registries this bed's operator may reach on the host's loopback, over plain HTTP: the bed's own, and the
+    # port where tests/security runs its misbehaving registry (the operator's port + 100). Nothing else on loopback.
+    local registries="$REGISTRY_ADDR,127.0.0.1:$(( ${TESTBED_OPERATOR_PORT:-19080} + 100 ))"
+    echo "- patch: |-"
+    echo "    apiVersion: v1"
+    echo "    kind: ConfigMap"
+    echo "    metadata: {name: task-api-config, namespace: $namespace}"
+    echo "    data: {TASK_API_INSECURE_REGISTRIES: \"$registries\", TASK_API_EGRESS_ALLOW_PRIVATE: \"$registries\"}"
     echo "replacements:"
     echo "- source: {kind: Deployment, name: task-api-operator, fieldPath: 'spec.template.spec.containers.[name=operator].image'}"
     echo "  targets:"

@@ -93,7 +93,8 @@ class TestDeployedOperator:
         assert image.startswith(f"{testbed.registry}/task-api/operator@sha256:")
 
         config = _kubectl_json(testbed, "-n", NAMESPACE, "get", "configmap", "task-api-config")["data"]
-        assert config["TASK_API_INSECURE_REGISTRIES"] == testbed.registry
+        assert config["TASK_API_INSECURE_REGISTRIES"].split(",")[0] == testbed.registry
+        assert config["TASK_API_EGRESS_ALLOW_PRIVATE"] == config["TASK_API_INSECURE_REGISTRIES"]
         assert config["TASK_API_MEASURE_IMAGE"] == image
 
         pods = _kubectl_json(testbed, "-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/name=task-api-operator")[
