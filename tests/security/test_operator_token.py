@@ -69,18 +69,38 @@ MOUNT_HOST = {"name": "host", "mountPath": "/host", "readOnly": True}
 FORBIDDEN = [
     ("no managed-by label", ("metadata.labels", {}), "labelled app.kubernetes.io/managed-by=task-api-operator"),
     ("not owned by a TaskRun", ("metadata.ownerReferences", DELETE), "controlled by a TaskRun"),
-    ("privileged", ("spec.containers.0.securityContext", {"privileged": True, "capabilities": {"drop": ["ALL"]}}), "none is privileged"),
-    ("privilege escalation", ("spec.containers.0.securityContext.allowPrivilegeEscalation", True), "allowPrivilegeEscalation=false"),
+    (
+        "privileged",
+        ("spec.containers.0.securityContext", {"privileged": True, "capabilities": {"drop": ["ALL"]}}),
+        "none is privileged",
+    ),
+    (
+        "privilege escalation",
+        ("spec.containers.0.securityContext.allowPrivilegeEscalation", True),
+        "allowPrivilegeEscalation=false",
+    ),
     ("hostNetwork", ("spec.hostNetwork", True), "no host namespaces"),
     ("hostPID", ("spec.hostPID", True), "no host namespaces"),
     ("hostIPC", ("spec.hostIPC", True), "no host namespaces"),
-    ("an added capability", ("spec.containers.0.securityContext.capabilities", {"drop": ["ALL"], "add": ["SYS_ADMIN"]}), "adds none"),
+    (
+        "an added capability",
+        ("spec.containers.0.securityContext.capabilities", {"drop": ["ALL"], "add": ["SYS_ADMIN"]}),
+        "adds none",
+    ),
     ("capabilities kept", ("spec.containers.0.securityContext.capabilities", {}), "drops ALL capabilities"),
-    ("a host port", ("spec.containers.0.ports", [{"containerPort": 80, "hostPort": 80}]), "no container binds a host port"),
+    (
+        "a host port",
+        ("spec.containers.0.ports", [{"containerPort": 80, "hostPort": 80}]),
+        "no container binds a host port",
+    ),
     ("the ServiceAccount token", ("spec.automountServiceAccountToken", True), "mount no ServiceAccount token"),
     ("a chosen node", ("spec.nodeName", "somewhere"), "pick no"),
-    ("a secret volume", ("spec.volumes.1", {"name": "s", "secret": {"secretName": "anything"}}), "only persistentVolumeClaim and hostPath"),
-]  # fmt: skip
+    (
+        "a secret volume",
+        ("spec.volumes.1", {"name": "s", "secret": {"secretName": "anything"}}),
+        "only persistentVolumeClaim and hostPath",
+    ),
+]
 
 
 @pytest.fixture
