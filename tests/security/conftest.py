@@ -90,12 +90,22 @@ def wait_status(
     pytest.fail(f"TaskRun {tenant.namespace}/{name}: {what or 'condition'} not reached in {timeout:.0f} s: {status}")
 
 
-def succeeded(status: dict[str, Any]) -> str | None:
-    """The Succeeded condition's status ("True", "False", "Unknown") or None (pure)."""
+def succeeded_condition(status: dict[str, Any]) -> dict[str, Any]:
+    """The Succeeded condition, or {} (pure)."""
     for cond in status.get("conditions") or []:
         if cond.get("type") == "Succeeded":
-            return str(cond.get("status"))
-    return None
+            return dict(cond)
+    return {}
+
+
+def succeeded(status: dict[str, Any]) -> str | None:
+    """The Succeeded condition's status ("True", "False", "Unknown") or None (pure)."""
+    return succeeded_condition(status).get("status")
+
+
+def message(status: dict[str, Any]) -> str:
+    """The Succeeded condition's message (pure)."""
+    return str(succeeded_condition(status).get("message") or "")
 
 
 def finished(status: dict[str, Any]) -> bool:
