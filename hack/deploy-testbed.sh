@@ -12,6 +12,8 @@
 #                                          RoleBinding each, manifests/components/namespaced; no ClusterRoleBinding).
 #                                          The namespaces must exist. Without it, the cluster-wide binding is
 #                                          restored and namespaced mode's RoleBindings are removed.
+#   --host-path-roots DIR[,DIR...]         with the above: TASK_API_ALLOWED_HOST_PATH_ROOTS (absolute node
+#                                          directories TaskRuns may read through hostPath; default none)
 #
 # Values filled in: the API server's host address and port (the test bed's settings, hack/testbed/lib.sh: NODE_IP,
 # APISERVER_PORT; override with TESTBED_APISERVER_HOST / TESTBED_APISERVER_PORT), the pull secret task-api-registry
@@ -23,15 +25,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=image/lib.sh
 source "$root/hack/image/lib.sh"
 
-mode=apply keep_crds=0 render_dir="" watch_namespaces=""
+mode=apply keep_crds=0 render_dir="" watch_namespaces="" host_path_roots=""
 while [ $# -gt 0 ]; do
   case $1 in
     --delete) mode=delete ;;
     --keep-crds) keep_crds=1 ;;
     --render) mode=render; render_dir=${2:?--render needs a directory}; shift ;;
     --namespaces) watch_namespaces=${2:?--namespaces needs a comma-separated list}; shift ;;
+    --host-path-roots) host_path_roots=${2:?--host-path-roots needs a comma-separated list of directories}; shift ;;
     -h|--help) sed -n '2,/^set /{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
-    *) echo "[deploy] error: unknown argument '$1' (allowed: --delete, --keep-crds, --render DIR, --namespaces NS, --help)" >&2; exit 2 ;;
+    *) echo "[deploy] error: unknown argument '$1' (allowed: --delete, --keep-crds, --render DIR, --namespaces NS, --host-path-roots DIRS, --help)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -57,7 +60,11 @@ if [ -n "$watch_namespaces" ] && ! [[ $watch_namespaces =~ ^[a-z0-9]([-a-z0-9]*[
   echo "[deploy] error: --namespaces '$watch_namespaces' is not a comma-separated list of namespace names (lower-case letters, digits, '-')" >&2
   exit 2
 fi
-[[ $api_port =~ ^[0-9]+$ ]] && [ "$api_port" -ge 1 ] && [ "$api_port" -le 65535 ] || {
+[[ $api_port =~ ^[0-9]+$ ]] && if [ -n "$host_path_roots" ] && ! [[ $host_path_roots =~ ^/[A-Za-z0-9._/-]*[A-Za-z0-9._-](,/[A-Za-z0-9._/-]*[A-Za-z0-9._-])*$ ]]; then
+  echo "[deploy] error: --host-path-roots '$host_path_roots' is not a comma-separated list of absolute directories (letters, digits, '.', '_', '-', '/'; no trailing '/')" >&2
+  exit 2
+fi
+[ "$api_port" -ge 1 ] && [ "$api_port" -le 65535 ] || {
   echo "[deploy] error: API server port '$api_port' (TESTBED_APISERVER_PORT or APISERVER_PORT) is not a port number 1-65535" >&2
   exit 1; }
 
@@ -127,7 +134,25 @@ render() {
     echo "    kind: ConfigMap"
     echo "    metadata: {name: task-api-config, namespace: $namespace}"
     echo "    data: {TASK_API_INSECURE_REGISTRIES: \"$registries\", TASK_API_EGRESS_ALLOW_PRIVATE: \"$registries\"}"
+    if [ -n "$host_path_roots" ]; then
+      echo "- patch: |-"
+      echo "    apiVersion: v1"
+      echo "    kind: ConfigMap"
+      echo "    metadata: {name: task-api-config, namespace: $namespace}"
+      echo "    data: {TASK_API_ALLOWED_HOST_PATH_ROOTS: \"$host_path_roots\"}"
+    fi
     echo "replacements:"
+    # The admission policy reads the final namespaces and roots (base/admission-policy-replacement.yaml ran before).
+    local key variable
+    for key in TASK_API_NAMESPACES:served TASK_API_ALLOWED_HOST_PATH_ROOTS:roots; do
+      variable=${key#*:}
+      echo "- source: {kind: ConfigMap, name: task-api-config, fieldPath: data.${key%%:*}}"
+      echo "  targets:"
+      echo "  - select: {kind: ValidatingAdmissionPolicy, name: task-api-operator-pods}"
+      echo "    fieldPaths:"
+      echo "    - spec.variables.[name=$variable].expression"
+      echo "    options: {delimiter: \"'\", index: 1}"
+    done
     echo "- source: {kind: Deployment, name: task-api-operator, fieldPath: 'spec.template.spec.containers.[name=operator].image'}"
     echo "  targets:"
     echo "  - select: {kind: ConfigMap, name: task-api-config}"

@@ -1,7 +1,8 @@
 """The hostPath symlink escape, on the test bed with an allowed root (task_api/core/host_paths.py explains it).
 
-The module gives the operator a root (a fresh directory of this node, in ``TASK_API_ALLOWED_HOST_PATH_ROOTS``) and
-restarts it; at the end the root is taken away again. The attack, as a tenant:
+The module redeploys the operator with a root (a fresh directory of this node: ``hack/deploy-testbed.sh
+--host-path-roots``, which also puts it in the admission policy); at the end the root is taken away again. The
+attack, as a tenant:
 
 1. run "plant" writes ``x -> /`` into a host-path output under the root;
 2. run "escape" asks for ``<root>/…/x/tmp/<name>`` as an output: text under the root, on the node ``/tmp/<name>``,
@@ -14,10 +15,10 @@ such runs itself, before any pod, with the reason — those tests are marked ``n
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,30 +27,32 @@ import pytest
 
 from tests.fixtures.tenant import Tenant
 from tests.fixtures.testbed import Testbed
-from tests.security.conftest import OPERATOR_NAMESPACE, finished, message, succeeded, taskrun, wait_status
+from tests.security.conftest import finished, message, succeeded, taskrun, wait_status
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1500)]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def _set_roots(testbed: Testbed, roots: str) -> None:
-    patch = json.dumps({"data": {"TASK_API_ALLOWED_HOST_PATH_ROOTS": roots}})
-    testbed.kubectl_run("patch", "configmap", "task-api-config", "-n", OPERATOR_NAMESPACE, "--type=merge", "-p", patch)
-    testbed.kubectl_run("rollout", "restart", "deployment/task-api-operator", "-n", OPERATOR_NAMESPACE)
-    done = testbed.kubectl_run(
-        "rollout", "status", "deployment/task-api-operator", "-n", OPERATOR_NAMESPACE, "--timeout=300s", check=False
-    )
-    assert done.returncode == 0, done.stderr
+def _deploy(testbed: Testbed, *args: str) -> None:
+    env = {**os.environ, "KUBECTL": str(testbed.kubectl), "KUBECONFIG": str(testbed.kubeconfig)}
+    done = subprocess.run(
+        [str(ROOT / "hack" / "deploy-testbed.sh"), *args], env=env, cwd=ROOT, capture_output=True, text=True,
+        check=False, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
 
 
 @pytest.fixture(scope="module")
 def root(operator: Any, testbed: Testbed) -> Iterator[Path]:
     path = testbed.state_dir / f"hostroot-{secrets.token_hex(3)}"
     path.mkdir(mode=0o755)
-    _set_roots(testbed, str(path))
+    # The operator and its admission policy both get the root (TASK_API_ALLOWED_HOST_PATH_ROOTS).
+    _deploy(testbed, "--host-path-roots", str(path))
     try:
         yield path
     finally:
-        _set_roots(testbed, "")
+        _deploy(testbed)
         shutil.rmtree(path, ignore_errors=True)
 
 

@@ -14,7 +14,7 @@ ACCEPTED = [
     "/srv/inputs/Ünïcödé ok",  # NFC, printable: a name like any other
     "/data/kaapana/" + "a" * 255,
     "/data/kaapana/with space",
-    "/data/kaapana/．．",  # fullwidth dots are a name, not '..'
+    "/data/kaapana/\uff0e\uff0e",  # fullwidth full stops: a name, not '..'
 ]
 
 REFUSED = [
@@ -30,7 +30,7 @@ REFUSED = [
     ("/data", "not under an allowed root"),
     ("/etc", "not under an allowed root"),
     ("/", "not under an allowed root"),
-    ("/data/kаapana/x", "not under an allowed root"),  # Cyrillic а: another directory, outside every root
+    ("/data/k\u0430apana/x", "not under an allowed root"),  # a Cyrillic a: another directory, outside every root
     ("/data/kaapana/\u202egpj.exe", "U+202E"),  # right-to-left override
     ("/data/kaapana/a\u200bb", "U+200B"),  # zero-width space
     ("/data/kaapana/a\x00b", "U+0000"),

@@ -115,8 +115,9 @@ def _build(directory: Path) -> list[Obj]:
     for image in k.get("images", []):
         _set_image(objs, image)
     for entry in k.get("replacements", []):
-        repl = yaml.safe_load((directory / entry["path"]).read_text()) if "path" in entry else entry
-        _replace(objs, repl, kfile)
+        loaded = yaml.safe_load((directory / entry["path"]).read_text()) if "path" in entry else entry
+        for repl in loaded if isinstance(loaded, list) else [loaded]:
+            _replace(objs, repl, kfile)
     return objs
 
 
@@ -246,8 +247,17 @@ def _replace(objs: list[Obj], repl: Obj, kfile: Path) -> None:
     value = parent[key]
     for target in repl["targets"]:
         sel = target["select"]
+        options = target.get("options") or {}
+        if set(options) - {"delimiter", "index"}:
+            raise UnsupportedKustomization(f"{kfile}: replacement options {sorted(options)} are not implemented")
         for obj in objs:
             if _matches(obj, kind=sel.get("kind"), name=sel.get("name")):
                 for path in target["fieldPaths"]:
                     tparent, tkey = _field(obj, path)
-                    tparent[tkey] = value
+                    if "delimiter" in options:
+                        # Only the index-th piece of the target string, split at the delimiter, is replaced.
+                        pieces = str(tparent[tkey]).split(options["delimiter"])
+                        pieces[int(options.get("index", 0))] = str(value)
+                        tparent[tkey] = options["delimiter"].join(pieces)
+                    else:
+                        tparent[tkey] = value

@@ -104,9 +104,20 @@ class TestRender:
                 {"kind": "ServiceAccount", "name": "task-api-operator", "namespace": "task-api-system"}
             ]
 
+    def test_the_admission_policy_follows_namespaces_and_roots(self, kubectl: str, tmp_path: Path) -> None:
+        objs, _ = render(kubectl, tmp_path, extra=("--namespaces", "team-a", "--host-path-roots", "/srv/in,/data/x"))
+        data = one(objs, "ConfigMap", "task-api-config")["data"]
+        assert data["TASK_API_ALLOWED_HOST_PATH_ROOTS"] == "/srv/in,/data/x"
+        variables = {
+            v["name"]: v["expression"].split("'")[1]
+            for v in one(objs, "ValidatingAdmissionPolicy", "task-api-operator-pods")["spec"]["variables"]
+            if v["name"] in ("served", "roots")
+        }
+        assert variables == {"served": "team-a", "roots": "/srv/in,/data/x"}
+
     def test_watches_everything_by_default(self, kubectl: str, tmp_path: Path) -> None:
         objs, _ = render(kubectl, tmp_path)
-        assert "TASK_API_NAMESPACES" not in one(objs, "ConfigMap", "task-api-config")["data"]
+        assert one(objs, "ConfigMap", "task-api-config")["data"].get("TASK_API_NAMESPACES", "") == ""
         assert [o["kind"] for o in objs if "RoleBinding" in o["kind"]] == ["ClusterRoleBinding"]
 
     def test_the_password_is_never_printed(self, kubectl: str, tmp_path: Path) -> None:
@@ -141,8 +152,22 @@ class TestBadInput:
             (["--render", "x"], {"TESTBED_APISERVER_PORT": "70000"}, "API server port '70000'"),
             (["--render", "x"], {}, "no registry credentials: set REGISTRY_USER and REGISTRY_PASSWORD"),
             (["--namespaces", "Team_A", "--render", "x"], {}, "--namespaces 'Team_A' is not a comma-separated list"),
+            (
+                ["--host-path-roots", "data/x", "--render", "x"],
+                {},
+                "--host-path-roots 'data/x' is not a comma-separated",
+            ),
+            (["--host-path-roots", "/data/", "--render", "x"], {}, "no trailing '/'"),
         ],
-        ids=["unknown-argument", "bad-host", "bad-port", "no-credentials", "bad-namespaces"],
+        ids=[
+            "unknown-argument",
+            "bad-host",
+            "bad-port",
+            "no-credentials",
+            "bad-namespaces",
+            "relative-root",
+            "root-with-slash",
+        ],
     )
     def test_clear_error(
         self, kubectl: str, tmp_path: Path, args: list[str], env: dict[str, str], message: str
