@@ -235,7 +235,14 @@ case $mode in
       k get taskruns.task-api.io,processingcontainers.task-api.io -A --request-timeout=5s >/dev/null 2>&1 && break
       sleep 0.5
     done
+    config_before=$(k -n "$namespace" get configmap task-api-config -o jsonpath='{.data}' 2>/dev/null || true)
     k apply --server-side --force-conflicts -f "$work/all.yaml" >/dev/null
+    # The operator reads its configuration at start (envFrom): a changed ConfigMap alone rolls nothing.
+    config_after=$(k -n "$namespace" get configmap task-api-config -o jsonpath='{.data}')
+    if [ -n "$config_before" ] && [ "$config_before" != "$config_after" ]; then
+      log "task-api-config changed: restarting the operator"
+      k -n "$namespace" rollout restart deployment/task-api-operator >/dev/null
+    fi
     # apply adds and changes but never removes: take away the binding of the other mode.
     if [ -n "$watch_namespaces" ]; then
       k delete clusterrolebinding task-api-operator --ignore-not-found >/dev/null

@@ -15,6 +15,7 @@ Bounding the share of workers inspections may hold (``InspectionGate``) is wired
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -61,7 +62,7 @@ def test_a_dripping_registry_ends_in_a_transient_reason_and_others_keep_flowing(
         )
         assert status["reason"] == "ResolvingImage", status  # transient: it waits and retries
         assert succeeded(status) == "Unknown"
-        assert "did not finish within 60 s" in message(status)
+        assert re.search(r"did not finish within \d+ s", message(status)), message(status)
     run = run_ns.wait_finished("innocent", timeout=600)
     assert condition(run)["status"] == "True", run["status"]
 
