@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Namespace
-from tests.fixtures.hostile_registry import HostileRegistry
+from tests.fixtures.hostile_registry import HostileRegistry, start_canary
 from tests.fixtures.tenant import Tenant
 from tests.fixtures.testbed import Testbed
 from tests.security.conftest import finished, message, succeeded, taskrun, wait_status
@@ -193,3 +193,27 @@ def test_task_containers_run_as_non_root_by_default(
     security = {**(pod["spec"].get("securityContext") or {}), **pod["spec"]["containers"][0]["securityContext"]}
     assert security.get("runAsNonRoot") is True and security.get("runAsUser", 0) != 0, security
     assert succeeded(run["status"]) == "True", "a non-root run must still write its output claim"
+
+
+@pytest.mark.parametrize("route", ["realm", "redirect"])
+def test_inspection_through_the_operator_stays_off_other_hosts(
+    operator: Any, tenant: Tenant, bed_hostile_registry: HostileRegistry, route: str
+) -> None:
+    # The author's registry sends the operator's inspection elsewhere: a token realm, or a redirect, at an
+    # "internal service" on another address of this host (127.0.0.2: loopback, neither listed nor the registry's).
+    canary, server = start_canary("127.0.0.2")
+    try:
+        if route == "realm":
+            bed_hostile_registry.settings["realm"] = canary.url + "token"
+            image = bed_hostile_registry.ref("realm/to")
+        else:
+            bed_hostile_registry.settings["redirect_target"] = canary.url + "latest/meta-data/"
+            image = bed_hostile_registry.ref("redirect/to")
+        tenant.apply(taskrun("ssrf", image, template="main"))
+        status = wait_status(tenant, "ssrf", lambda s: bool(message(s)), timeout=180)
+        time.sleep(3)  # an inspection in flight would have reached the canary by now
+        assert canary.hits == [], f"the operator's inspection reached {canary.host}: {canary.hits}"
+        assert "EgressDenied" in message(status), status
+    finally:
+        server.shutdown()
+        server.server_close()
