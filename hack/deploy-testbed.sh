@@ -7,8 +7,13 @@
 #                                          and ProcessingContainer); add --keep-crds to leave the CRDs
 #   hack/deploy-testbed.sh --render DIR    only write the rendered kustomization into DIR (nothing is applied;
 #                                          DIR then holds the registry credentials: keep it private)
-#   --namespaces NS[,NS...]                with the above: the operator watches only these namespaces
-#                                          (TASK_API_NAMESPACES), e.g. so a test does not race another operator
+#   --namespaces NS[,NS...]                with the above: namespaced mode — the operator watches only these
+#                                          namespaces (TASK_API_NAMESPACES) and holds its rights only there (one
+#                                          RoleBinding each, manifests/components/namespaced; no ClusterRoleBinding).
+#                                          The namespaces must exist. Without it, the cluster-wide binding is
+#                                          restored and namespaced mode's RoleBindings are removed.
+#   --host-path-roots DIR[,DIR...]         with the above: TASK_API_ALLOWED_HOST_PATH_ROOTS (absolute node
+#                                          directories TaskRuns may read through hostPath; default none)
 #
 # Values filled in: the API server's host address and port (the test bed's settings, hack/testbed/lib.sh: NODE_IP,
 # APISERVER_PORT; override with TESTBED_APISERVER_HOST / TESTBED_APISERVER_PORT), the pull secret task-api-registry
@@ -20,15 +25,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=image/lib.sh
 source "$root/hack/image/lib.sh"
 
-mode=apply keep_crds=0 render_dir="" watch_namespaces=""
+mode=apply keep_crds=0 render_dir="" watch_namespaces="" host_path_roots=""
 while [ $# -gt 0 ]; do
   case $1 in
     --delete) mode=delete ;;
     --keep-crds) keep_crds=1 ;;
     --render) mode=render; render_dir=${2:?--render needs a directory}; shift ;;
     --namespaces) watch_namespaces=${2:?--namespaces needs a comma-separated list}; shift ;;
+    --host-path-roots) host_path_roots=${2:?--host-path-roots needs a comma-separated list of directories}; shift ;;
     -h|--help) sed -n '2,/^set /{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
-    *) echo "[deploy] error: unknown argument '$1' (allowed: --delete, --keep-crds, --render DIR, --namespaces NS, --help)" >&2; exit 2 ;;
+    *) echo "[deploy] error: unknown argument '$1' (allowed: --delete, --keep-crds, --render DIR, --namespaces NS, --host-path-roots DIRS, --help)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -55,7 +61,11 @@ if [ -n "$watch_namespaces" ] && ! [[ $watch_namespaces =~ ^[a-z0-9]([-a-z0-9]*[
   echo "[deploy] error: --namespaces '$watch_namespaces' is not a comma-separated list of namespace names (lower-case letters, digits, '-')" >&2
   exit 2
 fi
-[[ $api_port =~ ^[0-9]+$ ]] && [ "$api_port" -ge 1 ] && [ "$api_port" -le 65535 ] || {
+[[ $api_port =~ ^[0-9]+$ ]] && if [ -n "$host_path_roots" ] && ! [[ $host_path_roots =~ ^/[A-Za-z0-9._/-]*[A-Za-z0-9._-](,/[A-Za-z0-9._/-]*[A-Za-z0-9._-])*$ ]]; then
+  echo "[deploy] error: --host-path-roots '$host_path_roots' is not a comma-separated list of absolute directories (letters, digits, '.', '_', '-', '/'; no trailing '/')" >&2
+  exit 2
+fi
+[ "$api_port" -ge 1 ] && [ "$api_port" -le 65535 ] || {
   echo "[deploy] error: API server port '$api_port' (TESTBED_APISERVER_PORT or APISERVER_PORT) is not a port number 1-65535" >&2
   exit 1; }
 
@@ -74,6 +84,11 @@ render() {
     echo "resources:"
     # kustomize refuses an absolute path here; a relative one from the temporary directory is fine.
     echo "- $(realpath --relative-to="$dir" "$root/manifests/overlays/testbed")"
+    if [ -n "$watch_namespaces" ]; then
+      echo "- rolebindings.yaml"
+      echo "components:"
+      echo "- $(realpath --relative-to="$dir" "$root/manifests/components/namespaced")"
+    fi
     echo "images:"
     # Matched by the name the overlay gives the image (the default bed's registry); a private bed's registry
     # (TESTBED_PROFILE) differs, and an entry named after it would match nothing and leave the default bed's image.
@@ -129,7 +144,33 @@ render() {
       echo "    metadata: {name: task-api-config, namespace: $namespace}"
       echo "    data: {TASK_API_NAMESPACES: \"$watch_namespaces\"}"
     fi
+    # The registries this bed's operator may reach on the host's loopback, over plain HTTP: the bed's own, and the
+    # port where tests/security runs its misbehaving registry (the operator's port + 100). Nothing else on loopback.
+    local registries="$REGISTRY_ADDR,127.0.0.1:$(( ${TESTBED_OPERATOR_PORT:-19080} + 100 ))"
+    echo "- patch: |-"
+    echo "    apiVersion: v1"
+    echo "    kind: ConfigMap"
+    echo "    metadata: {name: task-api-config, namespace: $namespace}"
+    echo "    data: {TASK_API_INSECURE_REGISTRIES: \"$registries\", TASK_API_EGRESS_ALLOW_PRIVATE: \"$registries\"}"
+    if [ -n "$host_path_roots" ]; then
+      echo "- patch: |-"
+      echo "    apiVersion: v1"
+      echo "    kind: ConfigMap"
+      echo "    metadata: {name: task-api-config, namespace: $namespace}"
+      echo "    data: {TASK_API_ALLOWED_HOST_PATH_ROOTS: \"$host_path_roots\"}"
+    fi
     echo "replacements:"
+    # The admission policy reads the final namespaces and roots (base/admission-policy-replacement.yaml ran before).
+    local key variable
+    for key in TASK_API_NAMESPACES:served TASK_API_ALLOWED_HOST_PATH_ROOTS:roots; do
+      variable=${key#*:}
+      echo "- source: {kind: ConfigMap, name: task-api-config, fieldPath: data.${key%%:*}}"
+      echo "  targets:"
+      echo "  - select: {kind: ValidatingAdmissionPolicy, name: task-api-operator-pods}"
+      echo "    fieldPaths:"
+      echo "    - spec.variables.[name=$variable].expression"
+      echo "    options: {delimiter: \"'\", index: 1}"
+    done
     echo "- source: {kind: Deployment, name: task-api-operator, fieldPath: 'spec.template.spec.containers.[name=operator].image'}"
     echo "  targets:"
     echo "  - select: {kind: ConfigMap, name: task-api-config}"
@@ -148,6 +189,24 @@ render() {
       echo "  options: {disableNameSuffixHash: true}"
     fi
   } >"$dir/kustomization.yaml"
+  if [ -n "$watch_namespaces" ]; then
+    local ns
+    : >"$dir/rolebindings.yaml"
+    for ns in ${watch_namespaces//,/ }; do
+      cat >>"$dir/rolebindings.yaml" <<EOF_RB
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: task-api-operator
+  namespace: $ns
+  labels: {app.kubernetes.io/name: task-api-operator, app.kubernetes.io/component: operator, task-api.io/rbac: namespaced}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: task-api-operator}
+subjects:
+- {kind: ServiceAccount, name: task-api-operator, namespace: $namespace}
+EOF_RB
+    done
+  fi
   if [ "$with_secret" = 1 ]; then
     local auth
     auth=$(printf '%s:%s' "$REGISTRY_USER" "$REGISTRY_PASSWORD" | base64 -w0)
@@ -181,7 +240,11 @@ case $mode in
     registry_credentials
     lock_bed
     render "$work/k" 1
-    log "applying manifests/overlays/testbed (API server $api_host:$api_port, image from $REGISTRY_ADDR)"
+    for ns in ${watch_namespaces//,/ }; do
+      k get namespace "$ns" >/dev/null 2>&1 ||
+        { echo "[deploy] error: --namespaces: namespace '$ns' does not exist; create it first (its RoleBinding goes there)" >&2; exit 1; }
+    done
+    log "applying manifests/overlays/testbed (API server $api_host:$api_port, image from $REGISTRY_ADDR${watch_namespaces:+, namespaced: $watch_namespaces})"
     # CRDs and the namespace first, so the rest never races their creation.
     "$kubectl" kustomize "$work/k" >"$work/all.yaml"
     # The pod shares this host's network (the test bed's only node): a port already taken here would only show
@@ -202,7 +265,23 @@ case $mode in
       k get taskruns.task-api.io,processingcontainers.task-api.io -A --request-timeout=5s >/dev/null 2>&1 && break
       sleep 0.5
     done
+    config_before=$(k -n "$namespace" get configmap task-api-config -o jsonpath='{.data}' 2>/dev/null || true)
     k apply --server-side --force-conflicts -f "$work/all.yaml" >/dev/null
+    # The operator reads its configuration at start (envFrom): a changed ConfigMap alone rolls nothing.
+    config_after=$(k -n "$namespace" get configmap task-api-config -o jsonpath='{.data}')
+    if [ -n "$config_before" ] && [ "$config_before" != "$config_after" ]; then
+      log "task-api-config changed: restarting the operator"
+      k -n "$namespace" rollout restart deployment/task-api-operator >/dev/null
+    fi
+    # apply adds and changes but never removes: take away the binding of the other mode.
+    if [ -n "$watch_namespaces" ]; then
+      k delete clusterrolebinding task-api-operator --ignore-not-found >/dev/null
+      for binding in $(k get rolebindings -A -l task-api.io/rbac=namespaced -o jsonpath='{range .items[*]}{.metadata.namespace}{"\n"}{end}'); do
+        [[ ",$watch_namespaces," == *",$binding,"* ]] || k -n "$binding" delete rolebinding task-api-operator --ignore-not-found >/dev/null
+      done
+    else
+      k delete rolebindings -A -l task-api.io/rbac=namespaced --ignore-not-found >/dev/null
+    fi
     if ! k -n "$namespace" rollout status deployment/task-api-operator --timeout="${DEPLOY_TIMEOUT:-180s}" >&2 ||
        ! k -n "$namespace" wait --for=condition=Available --timeout=10s deployment/task-api-operator >/dev/null; then
       log "the operator did not become Available; pods and recent events:"

@@ -63,7 +63,15 @@ def add_parser(subparsers: Any) -> None:
         "--user",
         default=None,
         metavar="UID:GID",
-        help="run as this user; 'image' keeps the image's own user (default: your uid:gid)",
+        help="run as this user; 'image' keeps the image's own user; 0:0 for root (default: the task's config.user, "
+        "else your uid:gid, or 65534:65534 when you are root)",
+    )
+    parser.add_argument(
+        "--cap-add",
+        action="append",
+        default=[],
+        metavar="CAP",
+        help="add this Linux capability back (repeatable; the container starts with none), e.g. CHOWN",
     )
     parser.add_argument(
         "--monitor-memory",
@@ -85,10 +93,20 @@ def run(args: argparse.Namespace) -> int:
 
         return run_k8s(args)
     from task_api.runner.engine import DockerEngine
-    from task_api.runner.local import RunOptions, default_user, prepare, start
+    from task_api.runner.local import USER_FROM_TASK, RunOptions, prepare, start
+    from task_api.spec.task import capability_name
 
-    user = default_user() if args.user is None else (None if args.user == "image" else args.user)
-    options = RunOptions(pull=not args.no_pull, name=args.name, user=user, record_path=args.output)
+    try:
+        capabilities = tuple(capability_name(c) for c in args.cap_add)
+    except ValueError as exc:  # pydantic's PydanticCustomError, carrying what was given and what is allowed
+        context = getattr(exc, "context", None) or {}
+        print(f"task-api run: --cap-add: {context.get('message', exc)} (given {context.get('given')}; allowed "
+              f"{context.get('allowed')})", file=sys.stderr)  # fmt: skip
+        return 2
+    user = USER_FROM_TASK if args.user is None else (None if args.user == "image" else args.user)
+    options = RunOptions(
+        pull=not args.no_pull, name=args.name, user=user, record_path=args.output, capabilities=capabilities
+    )
 
     def report(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

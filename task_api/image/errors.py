@@ -14,8 +14,12 @@ The tree::
     │   └── PlatformNotFound    an index without a manifest for the wanted platform       permanent
     ├── RegistryUnauthorized    credentials missing, wrong, or not allowed to pull        permanent
     ├── RegistryUnavailable     unreachable, timed out, 5xx, 429, connection cut short     transient
-    │   └── RegistryTLSError    the TLS handshake or certificate check failed             permanent
-    ├── InsecureTransport       credentials would travel over plain HTTP to a remote host  permanent
+    │   ├── RegistryTLSError    the TLS handshake or certificate check failed             permanent
+    │   └── InspectionTimedOut  the whole inspection outlived its deadline (a slow registry) transient
+    ├── InspectionTooLarge      a byte budget, manifest size, layer count or indirection cap permanent
+    ├── EgressDenied            a host or address the egress policy does not allow        permanent
+    ├── InspectionBusy          no inspection slot free right now (InspectionGate)         transient
+    ├── InsecureTransport       plain HTTP to a registry not declared insecure             permanent
     ├── DigestMismatch          content does not hash to the digest that named it          permanent
     ├── ManifestUnsupported     schema 1, unknown media types, malformed manifests         permanent
     ├── SpecFileMissing         the image has no processing-container.json (or deletes it) permanent
@@ -38,9 +42,13 @@ __all__ = [
     "CredentialsInvalid",
     "DigestMismatch",
     "DockerEngineError",
+    "EgressDenied",
     "ImageError",
     "ImageNotFound",
     "InsecureTransport",
+    "InspectionBusy",
+    "InspectionTimedOut",
+    "InspectionTooLarge",
     "InvalidReference",
     "ManifestUnsupported",
     "PlatformNotFound",
@@ -111,8 +119,38 @@ class RegistryTLSError(RegistryUnavailable):
     reason = "RegistryTLSError"
 
 
+class InspectionTimedOut(RegistryUnavailable):
+    """The inspection as a whole took longer than its deadline (each read may have been quick: a registry that
+    drips bytes). Transient: a registry slow now may be fast later; the operator retries with back-off."""
+
+    reason = "InspectionTimedOut"
+
+
+class InspectionTooLarge(ImageError):
+    """Reading the image would exceed a limit: the byte budget, the manifest size, the number of layers, index
+    levels, links or redirects (:class:`~task_api.image.limits.InspectionLimits`). The same image always would."""
+
+    reason = "InspectionLimitExceeded"
+
+
+class EgressDenied(ImageError):
+    """A connection the egress policy refuses: a token realm or redirect to a host that is neither the registry's
+    nor on the administrator's list, or a private, loopback or link-local address that is not allowed."""
+
+    reason = "EgressDenied"
+
+
+class InspectionBusy(ImageError):
+    """Every inspection slot (or the tenant's share of them) is taken: try again shortly
+    (:class:`~task_api.image.gate.InspectionGate`). Says nothing about the image."""
+
+    transient = True
+    reason = "InspectionSlotsBusy"
+
+
 class InsecureTransport(ImageError):
-    """Credentials would be sent over plain HTTP to a host that is neither loopback nor declared insecure."""
+    """Plain HTTP where HTTPS is required: credentials to a host that is neither loopback nor declared insecure,
+    or (under an :class:`~task_api.image.egress.EgressPolicy`) any request to a registry not declared insecure."""
 
     reason = "InsecureTransport"
 

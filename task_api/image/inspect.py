@@ -18,6 +18,10 @@ processing-container.json /``) is verified while a big one is abandoned right af
 are listed in ``Inspection.unverified`` (the kubelet verifies them when it pulls the image by the same
 digest).
 
+Every inspection is bounded (:class:`~task_api.image.limits.InspectionLimits`: a deadline, a byte budget, caps on
+manifest size, layers, index levels, links and redirects) and, when an
+:class:`~task_api.image.egress.EgressPolicy` is given, confined to the hosts and addresses it allows.
+
 Network I/O through :class:`~task_api.image.registry.RegistryClient`. Thread-safe: each call has its own
 client; the cache is locked. :func:`inspect_image_async` runs it in a worker thread for asyncio callers
 (kopf).
@@ -35,8 +39,10 @@ from typing import TYPE_CHECKING
 
 from task_api.image.auth import Credentials
 from task_api.image.cache import CacheEntry, InspectionCache
-from task_api.image.errors import ManifestUnsupported, SpecFileInvalid, SpecFileMissing
+from task_api.image.egress import EgressPolicy
+from task_api.image.errors import InspectionTooLarge, ManifestUnsupported, SpecFileInvalid, SpecFileMissing
 from task_api.image.layers import BlobReader, HitKind, normalise_path, resolve_link, scan_layer
+from task_api.image.limits import InspectionLimits
 from task_api.image.manifest import (
     LABEL,
     ImageManifest,
@@ -72,8 +78,6 @@ SPEC_PATH = "/processing-container.json"
 MAX_SPEC_BYTES = 1024 * 1024
 #: After finding the file, a layer is read to its end (to verify its digest) only if this little remains.
 VERIFY_TAIL_BYTES = 256 * 1024
-_MAX_LINK_HOPS = 8
-_MAX_INDEX_DEPTH = 3
 
 
 class InspectionSource(enum.StrEnum):
@@ -133,11 +137,15 @@ def inspect_image(
     cache: InspectionCache | None = None,
     timeout: float = 30.0,
     verify: ssl.SSLContext | str | bool = True,
+    limits: InspectionLimits | None = None,
+    egress: EgressPolicy | None = None,
 ) -> Inspection:
     """Read and validate ``processing-container.json`` of an image in a registry (network I/O).
 
-    ``timeout`` applies to each connect/read/write. ``verify`` is passed to httpx (a CA bundle path or an
-    SSLContext for private registries). Raises an :class:`~task_api.image.errors.ImageError`.
+    ``timeout`` applies to each connect/read/write, ``limits`` to the whole inspection (default
+    :class:`InspectionLimits()`). ``egress`` confines where it may connect (default:
+    :meth:`EgressPolicy.unrestricted`, with ``insecure_registries``). ``verify`` is passed to httpx (a CA bundle
+    path or an SSLContext for private registries). Raises an :class:`~task_api.image.errors.ImageError`.
     """
     ref = parse_reference(reference)
     try:
@@ -158,6 +166,8 @@ def inspect_image(
         timeout=timeout,
         tokens=cache.tokens if cache is not None else None,
         verify=verify,
+        limits=limits,
+        egress=egress,
     ) as client:
         if cache is not None and ref.digest is None and len(cache) > 0:
             # One HEAD tells whether the tag still points at something we have read before.
@@ -178,6 +188,8 @@ async def inspect_image_async(
     cache: InspectionCache | None = None,
     timeout: float = 30.0,
     verify: ssl.SSLContext | str | bool = True,
+    limits: InspectionLimits | None = None,
+    egress: EgressPolicy | None = None,
 ) -> Inspection:
     """:func:`inspect_image` in a worker thread, for asyncio callers such as kopf handlers."""
     return await asyncio.to_thread(
@@ -189,6 +201,8 @@ async def inspect_image_async(
         cache=cache,
         timeout=timeout,
         verify=verify,
+        limits=limits,
+        egress=egress,
     )
 
 
@@ -227,14 +241,18 @@ def _source_name(pinned: str, found_in: str) -> str:
 def _inspect_remote(
     client: RegistryClient, ref: ImageReference, wanted: Platform, cache: InspectionCache | None
 ) -> Inspection:
+    limits = client.limits
     body, content_type, digest = client.get_manifest(ref.manifest_ref)
     manifest = parse_manifest(body, content_type, source=str(ref))
     index_digest: str | None = None
     depth = 0
     while isinstance(manifest, Index):
         depth += 1
-        if depth > _MAX_INDEX_DEPTH:
-            raise ManifestUnsupported(f"{ref}: indexes nested deeper than {_MAX_INDEX_DEPTH}", image=str(ref))
+        if depth > limits.max_index_depth:
+            raise InspectionTooLarge(
+                f"{ref}: indexes nested deeper than {limits.max_index_depth} (TASK_API_INSPECT_MAX_INDEX_DEPTH)",
+                image=str(ref),
+            )
         index_digest = index_digest or digest
         chosen = select_platform(manifest, wanted, source=str(ref))
         outer = digest
@@ -243,6 +261,12 @@ def _inspect_remote(
         if cache is not None:
             cache.remember_platform(outer, str(wanted), digest)
     pinned = ref.pinned(digest)
+    if len(manifest.layers) > limits.max_layers:
+        raise InspectionTooLarge(
+            f"{pinned}: the image has {len(manifest.layers)} layers; at most {limits.max_layers} are inspected "
+            "(TASK_API_INSPECT_MAX_LAYERS)",
+            image=pinned,
+        )
 
     if cache is not None:
         entry = cache.get(digest)
@@ -258,7 +282,7 @@ def _inspect_remote(
     if label is not None:
         data, found_in = label.encode("utf-8"), "label"
     else:
-        data, layer, unverified = _find_in_layers(client, manifest, pinned)
+        data, layer, unverified = _find_in_layers(client, manifest, pinned, max_link_hops=limits.max_link_hops)
         found_in = "layer"
     container = parse_spec_bytes(data, source=_source_name(pinned, found_in), image=pinned)
     if cache is not None:
@@ -279,7 +303,9 @@ def _inspect_remote(
     )
 
 
-def _find_in_layers(client: RegistryClient, manifest: ImageManifest, pinned: str) -> tuple[bytes, str, tuple[str, ...]]:
+def _find_in_layers(
+    client: RegistryClient, manifest: ImageManifest, pinned: str, *, max_link_hops: int = InspectionLimits.max_link_hops
+) -> tuple[bytes, str, tuple[str, ...]]:
     """Scan layers top first for the file; follow links; stop at the layer that decides (network I/O)."""
     target = normalise_path(SPEC_PATH)
     layers = manifest.layers
@@ -307,9 +333,9 @@ def _find_in_layers(client: RegistryClient, manifest: ImageManifest, pinned: str
             return scan.data, desc.digest, tuple(unverified)
         if scan.found in (HitKind.SYMLINK, HitKind.HARDLINK) and scan.link_target is not None:
             hops += 1
-            if hops > _MAX_LINK_HOPS:
+            if hops > max_link_hops:
                 raise SpecFileInvalid(
-                    f"{pinned}: /{target} is a chain of more than {_MAX_LINK_HOPS} links", image=pinned
+                    f"{pinned}: /{target} is a chain of more than {max_link_hops} links", image=pinned
                 )
             if scan.found is HitKind.SYMLINK:
                 target = resolve_link(target, scan.link_target)

@@ -7,9 +7,15 @@ authorization the client already holds for the host; on ``401`` the ``WWW-Authen
 * ``Bearer realm=…,service=…,scope=…`` — get a token from the realm (``GET`` with Basic credentials, or
   anonymously; ``POST`` with ``grant_type=refresh_token`` for identity tokens), then resend with it.
 
-Plain HTTP is used only for loopback hosts and hosts listed as insecure; credentials (Basic, or to a token
-realm) are never sent over plain HTTP to any other host (:class:`InsecureTransport`). Redirects (blob storage)
-are followed by httpx, which drops the ``Authorization`` header when the origin changes.
+Where the client may connect is an :class:`~task_api.image.egress.EgressPolicy`: which hosts get plain HTTP,
+which hosts a token realm or a redirect may name, which addresses may be reached. Without one (the CLI), any host
+is allowed, loopback registries get plain HTTP, and credentials (Basic, or to a token realm) are never sent over
+plain HTTP to any other host (:class:`InsecureTransport`). Redirects (blob storage) are followed here, one hop at
+a time, each target checked by the policy; the ``Authorization`` header goes only to the registry's own origin.
+
+How much one client may cost is an :class:`~task_api.image.limits.InspectionLimits`: every connect, read and
+write ends by the client's deadline, and every byte received counts against its budget
+(:mod:`task_api.image.transport`).
 
 Every request is counted by kind (``auth``, ``manifest``, ``blob``) and every body byte read is counted.
 Manifests are verified against the digest that named them and against ``Docker-Content-Digest``.
@@ -22,6 +28,7 @@ All of it does network I/O. A client is used by one thread at a time; create one
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import logging
@@ -38,26 +45,31 @@ import certifi
 import httpx
 
 from task_api.image.auth import Challenge, Credentials, parse_challenges
+from task_api.image.egress import EgressPolicy
 from task_api.image.errors import (
     DigestMismatch,
     ImageError,
     ImageNotFound,
     InsecureTransport,
+    InspectionTooLarge,
     ManifestUnsupported,
     RegistryTLSError,
     RegistryUnauthorized,
     RegistryUnavailable,
 )
+from task_api.image.limits import InspectionLimits
 from task_api.image.manifest import ACCEPT_MANIFESTS
-from task_api.image.reference import ImageReference, is_loopback_host
+from task_api.image.reference import ImageReference
+from task_api.image.transport import Guard, guarded_transport
 
 __all__ = ["MAX_MANIFEST_BYTES", "RegistryClient", "TokenCache"]
 
 log = logging.getLogger(__name__)
 
-#: Manifests and configs larger than this are refused (real ones are a few KiB).
-MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+#: Manifests and configs larger than this are refused by default (real ones are a few KiB).
+MAX_MANIFEST_BYTES = InspectionLimits().max_manifest_bytes
 _USER_AGENT = "task-api-image/0.1"
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -135,26 +147,37 @@ class RegistryClient:
         timeout: float = 30.0,
         tokens: TokenCache | None = None,
         verify: ssl.SSLContext | str | bool = True,
+        limits: InspectionLimits | None = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self.ref = ref
         self.host = ref.api_host
         self._credentials = credentials
-        insecure = {h.strip().lower() for h in insecure_registries}
-        self.plain_http = is_loopback_host(self.host) or self.host.lower() in insecure or ref.registry in insecure
-        self._insecure = insecure
+        insecure = tuple(h.strip() for h in insecure_registries if h.strip())
+        if egress is None:
+            egress = EgressPolicy.unrestricted(insecure)
+        elif insecure:
+            egress = dataclasses.replace(egress, insecure_registries=(*egress.insecure_registries, *insecure))
+        self.egress = egress
+        self.limits = limits or InspectionLimits()
+        self.guard = Guard(self.limits, image=str(ref))
+        self.plain_http = egress.plain_http_allowed(self.host) or egress.plain_http_allowed(ref.registry)
         self.base = f"{'http' if self.plain_http else 'https'}://{self.host}/v2/{ref.repository}"
+        self._origin = httpx.URL(self.base).copy_with(path="/", query=None)
         self._scope = f"repository:{ref.repository}:pull"
         self._tokens = tokens if tokens is not None else TokenCache()
         self._authorization: str | None = None
         self._token_key: tuple[str, str, str, str] | None = None
         self.requests: Counter[str] = Counter()
         self.bytes_read = 0
+        context = _ssl_context(verify)
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout),
-            follow_redirects=True,
-            verify=_ssl_context(verify),
+            # Followed in _send, hop by hop, each target checked by the egress policy.
+            follow_redirects=False,
+            transport=guarded_transport(guard=self.guard, policy=egress, verify=context),
             headers={"User-Agent": _USER_AGENT},
-            trust_env=False,  # loopback traffic only; an http_proxy from the environment must not capture it
+            trust_env=False,  # an http_proxy from the environment must not capture (or bypass the policy for) it
         )
         self._preauthenticate()
 
@@ -195,8 +218,8 @@ class RegistryClient:
         parsed = httpx.URL(url)
         if parsed.scheme == "https":
             return True
-        host = parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
-        return is_loopback_host(parsed.host) or host.lower() in self._insecure or parsed.host in self._insecure
+        host = parsed.host if ":" not in parsed.host else f"[{parsed.host}]"
+        return self.egress.plain_http_allowed(host if parsed.port is None else f"{host}:{parsed.port}")
 
     def _authenticate(self, header: str) -> None:
         challenges = parse_challenges(header)
@@ -236,6 +259,9 @@ class RegistryClient:
             raise RegistryUnauthorized(
                 f"{self.ref}: the registry's Bearer challenge has no usable realm URL", image=str(self.ref)
             )
+        # Before anything is sent, and before the token cache: the realm is the registry's to choose, and the
+        # registry is the TaskRun author's.
+        self.egress.check_url(realm, registry=self.host, what="token realm", image=str(self.ref))
         service = challenge.service or ""
         scope = self._scope
         key = (realm, service, scope, self._user_key())
@@ -268,6 +294,12 @@ class RegistryClient:
                 response = self._client.get(realm, params=params, auth=auth)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, what="token service") from None
+        if response.status_code in _REDIRECTS:
+            raise RegistryUnauthorized(
+                f"{self.ref}: the token service of {self.host} answered with a redirect ({response.status_code}); "
+                "token requests are not redirected",
+                image=str(self.ref),
+            )
         if response.status_code in (401, 403):
             who = "the given credentials were refused" if c else "anonymous access is not allowed"
             raise RegistryUnauthorized(
@@ -297,23 +329,10 @@ class RegistryClient:
         """Send a request, authenticating on 401 (once); yields the streaming response (status < 400)."""
         url = f"{self.base}/{path}"
         for attempt in (0, 1):
-            headers = {"Accept": accept} if accept else {}
-            if self._authorization is not None:
-                headers["Authorization"] = self._authorization
-            self.requests[kind] += 1
-            try:
-                request = self._client.build_request(method, url, headers=headers)
-                response = self._client.send(request, stream=True)
-            except httpx.HTTPError as exc:
-                raise self._transport_error(exc, what="registry") from None
-            self.requests[kind] += len(response.history)
-            # Method, path and status only: headers carry credentials and never reach the log.
-            log.debug("%s %s -> %s", method, url, response.status_code)
-            try:
-                if response.status_code == 401 and attempt == 0:
+            with self._follow(method, url, kind=kind, accept=accept) as response:
+                if response.status_code == 401 and attempt == 0 and self._same_origin(response.url):
                     # No or stale authorization (an expired token): answer the challenge once, then retry.
                     challenge = response.headers.get("WWW-Authenticate", "")
-                    response.close()
                     if self._token_key is not None:
                         self._tokens.drop(self._token_key)
                     self._authenticate(challenge)
@@ -322,9 +341,51 @@ class RegistryClient:
                     raise self._status_error(response, what="registry", body=_error_body(response))
                 yield response
                 return
+        raise RegistryUnauthorized(f"{self.ref}: unreachable", image=str(self.ref))  # pragma: no cover
+
+    def _same_origin(self, url: httpx.URL) -> bool:
+        return url.copy_with(path="/", query=None) == self._origin
+
+    @contextmanager
+    def _follow(self, method: str, url: str, *, kind: str, accept: str | None) -> Iterator[httpx.Response]:
+        """One request and the redirects it leads to, each target checked by the egress policy (network I/O)."""
+        target = httpx.URL(url)
+        for _ in range(self.limits.max_redirects + 1):
+            headers = {"Accept": accept} if accept else {}
+            # Credentials and tokens only ever go to the registry's own origin, never to a redirect's target.
+            if self._authorization is not None and self._same_origin(target):
+                headers["Authorization"] = self._authorization
+            self.requests[kind] += 1
+            try:
+                response = self._client.send(self._client.build_request(method, target, headers=headers), stream=True)
+            except httpx.HTTPError as exc:
+                raise self._transport_error(exc, what="registry") from None
+            # Method, path and status only: headers carry credentials and never reach the log.
+            log.debug("%s %s://%s%s -> %s", method, target.scheme, target.netloc.decode(), target.path,
+                      response.status_code)  # fmt: skip
+            try:
+                location = response.headers.get("Location")
+                if response.status_code not in _REDIRECTS or not location:
+                    yield response
+                    return
             finally:
                 response.close()
-        raise RegistryUnauthorized(f"{self.ref}: unreachable", image=str(self.ref))  # pragma: no cover
+            try:
+                following = target.join(location)
+            except httpx.InvalidURL:
+                raise self._redirect_refused("a redirect to an invalid URL") from None
+            self.egress.check_url(str(following), registry=self.host, what="redirect", image=str(self.ref))
+            if response.status_code == 303 and method != "HEAD":
+                method = "GET"
+            target = following
+        raise InspectionTooLarge(
+            f"{self.ref}: more than {self.limits.max_redirects} redirects for one request "
+            "(TASK_API_INSPECT_MAX_REDIRECTS)",
+            image=str(self.ref),
+        )
+
+    def _redirect_refused(self, why: str) -> ImageError:
+        return ManifestUnsupported(f"{self.ref}: {self.host} answered with {why}", image=str(self.ref))
 
     def _unauthorized(self, response: httpx.Response, body: bytes = b"") -> RegistryUnauthorized:
         if self._credentials is None:
@@ -354,6 +415,8 @@ class RegistryClient:
         return ManifestUnsupported(f"{self.ref}: the {what} {self.host} answered {status}{codes}", image=str(self.ref))
 
     def _transport_error(self, exc: httpx.HTTPError, *, what: str) -> ImageError:
+        if self.guard.expired():
+            return self.guard.timed_out()  # an operation cut short by the deadline, not a slow single read
         kind = type(exc).__name__
         if isinstance(exc, httpx.ConnectError) and "CERTIFICATE" in str(exc).upper():
             return RegistryTLSError(
@@ -373,7 +436,7 @@ class RegistryClient:
     def get_manifest(self, reference: str, *, expected_size: int | None = None) -> tuple[bytes, str | None, str]:
         """GET a manifest by tag or digest; returns (body, content type, verified digest)."""
         with self._send("GET", f"manifests/{reference}", kind="manifest", accept=ACCEPT_MANIFESTS) as r:
-            body = self._read_capped(r, MAX_MANIFEST_BYTES, what=f"manifest {reference}")
+            body = self._read_capped(r, self.limits.max_manifest_bytes, what=f"manifest {reference}")
             header_digest = r.headers.get("Docker-Content-Digest")
             content_type = r.headers.get("Content-Type")
         if reference.startswith(("sha256:", "sha512:")):
@@ -397,11 +460,13 @@ class RegistryClient:
             )
         return body, content_type, actual
 
-    def get_blob(self, digest: str, *, size: int, limit: int = MAX_MANIFEST_BYTES) -> bytes:
+    def get_blob(self, digest: str, *, size: int, limit: int | None = None) -> bytes:
         """GET a small blob (the image config) whole and verify its size and digest."""
+        limit = self.limits.max_manifest_bytes if limit is None else limit
         if size > limit:
-            raise ManifestUnsupported(
-                f"{self.ref}: blob {digest} declares {size} bytes; at most {limit} are read",
+            raise InspectionTooLarge(
+                f"{self.ref}: blob {digest} declares {size} bytes; at most {limit} are read "
+                "(TASK_API_INSPECT_MAX_MANIFEST_BYTES)",
                 image=str(self.ref),
             )
         with self._send("GET", f"blobs/{digest}", kind="blob") as r:
@@ -423,7 +488,11 @@ class RegistryClient:
             for chunk in response.iter_raw():
                 self.bytes_read += len(chunk)
                 yield chunk
+                # Decompressing and scanning a chunk is CPU work between reads: look at the clock here too.
+                self.guard.check()
         except httpx.HTTPError as exc:
+            if self.guard.expired():
+                raise self.guard.timed_out() from None
             raise RegistryUnavailable(
                 f"{self.ref}: the transfer from {self.host} broke off ({type(exc).__name__})",
                 image=str(self.ref),
@@ -434,8 +503,11 @@ class RegistryClient:
         for chunk in self._counted(response):
             body += chunk
             if len(body) > limit:
-                raise (DigestMismatch if exact else ManifestUnsupported)(
-                    f"{self.ref}: {what} is larger than {limit} bytes", image=str(self.ref)
+                if exact:
+                    raise DigestMismatch(f"{self.ref}: {what} is larger than {limit} bytes", image=str(self.ref))
+                raise InspectionTooLarge(
+                    f"{self.ref}: {what} is larger than {limit} bytes (TASK_API_INSPECT_MAX_MANIFEST_BYTES)",
+                    image=str(self.ref),
                 )
         if exact and len(body) != limit:
             raise RegistryUnavailable(

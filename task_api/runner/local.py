@@ -8,7 +8,8 @@
 3. read the template from the image's ``processing-container.json`` unless the task has it inline;
 4. merge and validate (:func:`task_api.core.merge.resolve`);
 5. check the bindings can be mounted here: host directories only, inputs must exist, outputs must be
-   directories or not exist yet;
+   directories or not exist yet, and the container's user must be able to read the inputs and write the
+   outputs (it has no ``CAP_DAC_OVERRIDE``: not even root passes over permission bits);
 6. measure the inputs that carry scale rules and compute memory (:func:`task_api.core.scale.compute_resources`);
 7. build the container configuration (:func:`task_api.runner.plan.container_config`).
 
@@ -43,23 +44,30 @@ from task_api.measure import measure
 from task_api.runner.engine import DockerEngine, Engine
 from task_api.runner.errors import EngineError, ImageMissing, RecordError, TaskNotRunnable
 from task_api.runner.memory import computed_for
-from task_api.runner.plan import container_config
+from task_api.runner.plan import UNPRIVILEGED_USER, container_config, may_access, numeric_user
 from task_api.runner.record import ChannelRecord, RunRecord, record_name, redact_env, write_record
 from task_api.spec._jsonpos import line_column, locate
 from task_api.spec.errors import Problem, SpecError
 from task_api.spec.load import decode_document, fill_placeholders, validate_document
 from task_api.spec.processing_container import ProcessingContainer
 from task_api.spec.resolved import ComputedResources, Measurement, ResolvedChannel, ResolvedTask
-from task_api.spec.task import K8sConfig, Task
+from task_api.spec.task import DockerConfig, K8sConfig, Task
 
-__all__ = ["Prepared", "RunOptions", "default_user", "prepare", "start"]
+__all__ = ["USER_FROM_TASK", "Prepared", "RunOptions", "default_user", "prepare", "start"]
 
 Report = Callable[[str], None]
 PullProgress = Callable[[Mapping[str, Any]], None]
 
 
+#: ``RunOptions.user`` meaning "not chosen on the command line": the task's ``config.user``, else :func:`default_user`.
+USER_FROM_TASK = ""
+
+
 def default_user() -> str:
-    """The invoking user as ``uid:gid`` (reads process state)."""
+    """The invoking user as ``uid:gid``; for root, the unprivileged ``65534:65534`` — a container runs as root only
+    when asked (``--user 0:0``, or ``config.user`` in the task). Reads process state."""
+    if os.getuid() == 0:
+        return UNPRIVILEGED_USER
     return f"{os.getuid()}:{os.getgid()}"
 
 
@@ -69,8 +77,11 @@ class RunOptions:
 
     pull: bool = True
     name: str | None = None
-    #: ``uid:gid`` or a user name the image knows; None keeps the image's own user.
+    #: ``uid:gid`` or a user name the image knows; None keeps the image's own user; :data:`USER_FROM_TASK`: the
+    #: task's ``config.user``, else :func:`default_user`.
     user: str | None = field(default_factory=default_user)
+    #: Capabilities added back besides the task's ``config.capabilities`` (``--cap-add``), validated names.
+    capabilities: tuple[str, ...] = ()
     #: Where the record goes; None: ``task_run-<id>.json`` in ``record_dir``.
     record_path: Path | None = None
     record_dir: Path = Path()
@@ -95,6 +106,8 @@ class Prepared:
     notes: list[str]
     #: Output directories that do not exist yet; :func:`start` creates them.
     missing_outputs: list[str]
+    #: The container's user, as chosen (``uid:gid``, a name, or None for the image's own).
+    user: str | None = None
 
 
 # -- step 1: the task file -------------------------------------------------------------------------------------
@@ -204,7 +217,36 @@ def _binding_loc(task: Task, channel: ResolvedChannel) -> tuple[str | int, ...]:
     return (kind,)
 
 
-def _check_bindings(task: Task, resolved: ResolvedTask, *, source: str, text: str) -> tuple[dict[str, str], list[str]]:
+def _access_problem(path: Path, user: str | None, *, write: bool, capabilities: tuple[str, ...]) -> str | None:
+    """Why the container's user could not read (or write) ``path``, or None (I/O: stat). Only numeric users are
+    checked: a name is resolved inside the image."""
+    who = numeric_user(user)
+    if who is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    uid, gid = who
+    if may_access(mode=st.st_mode, owner=st.st_uid, group=st.st_gid, uid=uid, gid=gid, write=write,
+                  dac_override="DAC_OVERRIDE" in capabilities):  # fmt: skip
+        return None
+    what = "write to" if write else "read"
+    return (
+        f"the container's user {user} cannot {what} it (owner {st.st_uid}:{st.st_gid}, mode "
+        f"{st.st_mode & 0o777:03o}; containers run without CAP_DAC_OVERRIDE)"
+    )
+
+
+def _check_bindings(
+    task: Task,
+    resolved: ResolvedTask,
+    *,
+    source: str,
+    text: str,
+    user: str | None = None,
+    capabilities: tuple[str, ...] = (),
+) -> tuple[dict[str, str], list[str]]:
     problems: list[Problem] = []
     host_paths: dict[str, str] = {}
     missing_outputs: list[str] = []
@@ -237,12 +279,28 @@ def _check_bindings(task: Task, resolved: ResolvedTask, *, source: str, text: st
             if not path.is_dir():
                 problem(host_loc, f"input {channel.name!r}: not a directory", repr(host), "an existing directory")
                 continue
+            denied = _access_problem(path, user, write=False, capabilities=capabilities)
+            if denied:
+                problem(host_loc, f"input {channel.name!r}: {denied}", repr(host),
+                        "a directory the container's user may read (or another --user)")  # fmt: skip
+                continue
         elif path.exists() and not path.is_dir():
             problem(host_loc, f"output {channel.name!r}: exists and is not a directory", repr(host),
                     "a directory, or a path that does not exist yet (it is created)")  # fmt: skip
             continue
         elif not path.exists():
             missing_outputs.append(str(path))
+            if os.getuid() != 0 and numeric_user(user) not in (None, (os.getuid(), os.getgid())):
+                problem(host_loc, f"output {channel.name!r}: it would be created by you, uid {os.getuid()}, and "
+                        f"the container's user {user} could not write to it", repr(host),
+                        "an existing directory that user may write to")  # fmt: skip
+                continue
+        else:
+            denied = _access_problem(path, user, write=True, capabilities=capabilities)
+            if denied:
+                problem(host_loc, f"output {channel.name!r}: {denied}", repr(host),
+                        "a directory the container's user may write to (or another --user)")  # fmt: skip
+                continue
         host_paths[channel.name] = str(path.resolve())
     if problems:
         raise TaskNotRunnable(source, problems)
@@ -284,7 +342,15 @@ def prepare(
         raise _in_task_file(exc, source, text) from None
     for warning in resolved.warnings:
         report(f"warning: {warning.format(source)}")
-    host_paths, missing_outputs = _check_bindings(task, resolved, source=source, text=text)
+    docker_config = task.config if isinstance(task.config, DockerConfig) else None
+    user = options.user
+    if user == USER_FROM_TASK:
+        chosen = docker_config.user if docker_config is not None else None
+        user = default_user() if chosen is None else (None if chosen == "image" else chosen)
+    capabilities = tuple(sorted({*(docker_config.capabilities if docker_config else ()), *options.capabilities}))
+    host_paths, missing_outputs = _check_bindings(
+        task, resolved, source=source, text=text, user=user, capabilities=capabilities
+    )
     check_legacy_task(resolved, source=source)  # legacy (pre-Task-API) images only: docs/migrating-legacy.md
 
     pairs = []
@@ -301,7 +367,7 @@ def prepare(
         for line in resources.explanation:
             report(f"  {line}")
     plan = container_config(resolved, image=task.image, resources=resources, host_paths=host_paths,
-                            user=options.user)  # fmt: skip
+                            user=user, capabilities=capabilities)  # fmt: skip
     for note in plan.notes:
         report(f"note: {note}")
     return Prepared(
@@ -316,6 +382,7 @@ def prepare(
         config=plan.config,
         notes=plan.notes,
         missing_outputs=missing_outputs,
+        user=user,
     )
 
 
@@ -331,9 +398,13 @@ def _channel_records(prepared: Prepared, channels: list[ResolvedChannel]) -> lis
 
 def start(prepared: Prepared, *, engine: Engine, options: RunOptions, docker_host: str) -> tuple[RunRecord, Path]:
     """Create the outputs and the container, write the record, start the container (I/O)."""
+    owner = numeric_user(prepared.user)
     for directory in prepared.missing_outputs:
         try:
             Path(directory).mkdir(parents=True, exist_ok=True)
+            if os.getuid() == 0 and owner is not None:
+                # Created by root for a container that is not: hand it to the container's user.
+                os.chown(directory, owner[0], owner[1] if owner[1] is not None else -1)
         except OSError as exc:
             raise TaskNotRunnable(
                 str(prepared.task_file),
@@ -357,7 +428,7 @@ def start(prepared: Prepared, *, engine: Engine, options: RunOptions, docker_hos
         env=redact_env(prepared.task.env),
         inputs=_channel_records(prepared, prepared.task.inputs),
         outputs=_channel_records(prepared, prepared.task.outputs),
-        user=options.user,
+        user=prepared.user,
         requests=dict(prepared.resources.resources.requests),
         limits=dict(prepared.resources.resources.limits),
         memory_explanation=list(prepared.resources.explanation),

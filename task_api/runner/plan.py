@@ -11,7 +11,10 @@ The mapping mirrors what the Kubernetes operator builds for a pod, so a task beh
   sets the relative weight (``CpuShares``, 1024 per CPU as the kubelet computes it);
 * ``nvidia.com/gpu`` becomes a device request for that many GPUs; other extended resources and
   ``ephemeral-storage`` have no Docker equivalent and are reported as notes;
-* the container runs as ``user`` (by default the invoking user's ``uid:gid``, so outputs are not owned by root);
+* the container runs as ``user`` (by default the invoking user's ``uid:gid``, so outputs are not owned by root;
+  when that is root, ``65534:65534``: root only when asked), with **no capabilities** (``CapDrop: ALL``) but the
+  ones the task or ``--cap-add`` names, and ``no-new-privileges`` (setuid programs gain nothing), as the
+  operator's pods run;
 * labels: the task's own, plus ``io.task-api.*`` labels naming the task and the template.
 
 Pure: builds dictionaries, no I/O.
@@ -19,7 +22,7 @@ Pure: builds dictionaries, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
@@ -32,8 +35,11 @@ __all__ = [
     "LABEL_MANAGED",
     "LABEL_TASK",
     "LABEL_TEMPLATE",
+    "UNPRIVILEGED_USER",
     "ContainerPlan",
     "container_config",
+    "may_access",
+    "numeric_user",
 ]
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -42,6 +48,8 @@ LABEL_TASK = "io.task-api.task"
 LABEL_TEMPLATE = "io.task-api.template"
 MANAGED_BY = "task-api"
 _IGNORED = ("ephemeral-storage",)
+#: Who a container runs as when the invoking user is root and nobody asked for root: nobody:nogroup.
+UNPRIVILEGED_USER = "65534:65534"
 
 
 @dataclass(frozen=True)
@@ -85,11 +93,13 @@ def container_config(
     host_paths: Mapping[str, str],
     user: str | None,
     extra_labels: Mapping[str, str] | None = None,
+    capabilities: Sequence[str] = (),
 ) -> ContainerPlan:
     """The create body for ``task`` (pure).
 
     ``host_paths`` maps channel names to the host directories bound for them (the runner has checked them).
-    ``user`` is ``"uid:gid"`` (or a name the image knows), None for the image's own user.
+    ``user`` is ``"uid:gid"`` (or a name the image knows), None for the image's own user. ``capabilities`` are
+    added back after every one is dropped (validated names, without ``CAP_``).
     """
     notes: list[str] = []
     requests = dict(resources.resources.requests)
@@ -104,7 +114,15 @@ def container_config(
         for channel in task.channels
         if channel.name in host_paths
     ]
-    host: dict[str, Any] = {"Mounts": mounts, "NetworkMode": "bridge"}
+    host: dict[str, Any] = {
+        "Mounts": mounts,
+        "NetworkMode": "bridge",
+        # As the operator's pods: nothing gained through setuid binaries, no capability unless named.
+        "SecurityOpt": ["no-new-privileges:true"],
+        "CapDrop": ["ALL"],
+    }
+    if capabilities:
+        host["CapAdd"] = sorted(set(capabilities))
     if resources.memory_limit_bytes is not None or "memory" in limits:
         limit = resources.memory_limit_bytes or _whole_bytes(limits["memory"])
         host["Memory"] = limit
@@ -144,3 +162,28 @@ def container_config(
     if user:
         config["User"] = user
     return ContainerPlan(config=config, notes=notes)
+
+
+def numeric_user(user: str | None) -> tuple[int, int | None] | None:
+    """``"1000:1000"`` -> ``(1000, 1000)``, ``"1000"`` -> ``(1000, None)``; a name or None -> None (pure)."""
+    if not user:
+        return None
+    uid, _, gid = user.partition(":")
+    if not uid.isdigit() or (gid and not gid.isdigit()):
+        return None
+    return int(uid), int(gid) if gid else None
+
+
+def may_access(
+    *, mode: int, owner: int, group: int, uid: int, gid: int | None, write: bool, dac_override: bool = False
+) -> bool:
+    """Whether ``uid:gid`` may read-and-enter (or write-and-enter) a directory with ``mode``, owned by
+    ``owner:group`` (pure). Without ``CAP_DAC_OVERRIDE`` — dropped — root obeys the permission bits too."""
+    if dac_override:
+        return True
+    need = 0o3 if write else 0o5  # w+x or r+x
+    if uid == owner:
+        return (mode >> 6) & need == need
+    if gid is not None and gid == group:
+        return (mode >> 3) & need == need
+    return mode & need == need

@@ -36,6 +36,7 @@ from task_api.spec.processing_container import (
 from task_api.spec.scale_rule import ScaleRule, complexity_shorthand
 
 __all__ = [
+    "LINUX_CAPABILITIES",
     "ChannelBinding",
     "DockerConfig",
     "K8sConfig",
@@ -214,11 +215,78 @@ class TaskEnv(SpecModel):
     value: ScalarStr
 
 
+#: Linux capabilities (capabilities(7), without ``CAP_``) a Docker run may add back; every one is dropped by default.
+LINUX_CAPABILITIES = frozenset(
+    [
+        "AUDIT_CONTROL",
+        "AUDIT_READ",
+        "AUDIT_WRITE",
+        "BLOCK_SUSPEND",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "KILL",
+        "LEASE",
+        "LINUX_IMMUTABLE",
+        "MAC_ADMIN",
+        "MAC_OVERRIDE",
+        "MKNOD",
+        "NET_ADMIN",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_RAW",
+        "PERFMON",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYSLOG",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_CHROOT",
+        "SYS_MODULE",
+        "SYS_NICE",
+        "SYS_PACCT",
+        "SYS_PTRACE",
+        "SYS_RAWIO",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "WAKE_ALARM",
+    ]
+)
+
+
+def capability_name(value: str) -> str:
+    """``cap_chown`` or ``CHOWN`` -> ``CHOWN`` (pure); anything else, ``ALL`` included, is an error."""
+    name = value.strip().upper().removeprefix("CAP_")
+    if name not in LINUX_CAPABILITIES:
+        raise spec_error(
+            "not a Linux capability (name each one; ALL is not accepted)",
+            given=quote(value),
+            allowed="one of " + ", ".join(sorted(LINUX_CAPABILITIES)),
+        )
+    return name
+
+
+Capability = Annotated[str, AfterValidator(capability_name)]
+
+
 class DockerConfig(SpecModel):
     """Settings for the local Docker runner."""
 
     type: Literal["docker"]
     labels: Annotated[dict[str, ScalarStr], BeforeValidator(_none_to_empty_dict)] = Field(default_factory=dict)
+    #: Capabilities added back to the container, which otherwise runs with none (``--cap-add`` adds more).
+    capabilities: Annotated[list[Capability], BeforeValidator(_none_to_empty_list)] = Field(default_factory=list)
+    #: The container's user: ``uid:gid``, a name the image knows, or ``image`` (its own); ``--user`` wins.
+    user: NoSpace | None = None
 
 
 class K8sConfig(SpecModel):

@@ -17,6 +17,7 @@ from tests.unit.manifests.kustomize import ROOT, Obj, find_kubectl, render_with_
 
 BASE = ROOT / "manifests"
 OVERLAY = ROOT / "manifests" / "overlays" / "testbed"
+NAMESPACED = ROOT / "manifests" / "overlays" / "namespaced"
 
 
 @functools.cache
@@ -43,6 +44,11 @@ def base(renderer: str) -> list[Obj]:
 @pytest.fixture
 def overlay(renderer: str) -> list[Obj]:
     return copy.deepcopy(list(_render(renderer, OVERLAY)))
+
+
+@pytest.fixture
+def namespaced(renderer: str) -> list[Obj]:
+    return copy.deepcopy(list(_render(renderer, NAMESPACED)))
 
 
 def one(objs: list[Obj], kind: str, name: str) -> Obj:

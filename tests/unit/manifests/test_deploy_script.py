@@ -104,10 +104,36 @@ class TestRender:
         objs, _ = render(kubectl, tmp_path, extra=("--namespaces", "team-a,team-b"))
         data = one(objs, "ConfigMap", "task-api-config")["data"]
         assert data["TASK_API_NAMESPACES"] == "team-a,team-b"
+        # Namespaced mode: rights only there, one RoleBinding each, no cluster-wide binding of the operator (the node
+        # agent keeps its own; the leader-election RoleBinding is in the operator's namespace, for its Lease only).
+        operator = [o for o in objs if "RoleBinding" in o["kind"] and o["roleRef"]["name"] == "task-api-operator"]
+        assert [o for o in operator if o["kind"] == "ClusterRoleBinding"] == []
+        bindings = {o["metadata"]["namespace"]: o for o in operator if o["kind"] == "RoleBinding"}
+        assert sorted(bindings) == ["team-a", "team-b"]
+        for binding in bindings.values():
+            assert binding["roleRef"]["kind"] == "ClusterRole" and binding["roleRef"]["name"] == "task-api-operator"
+            assert binding["subjects"] == [
+                {"kind": "ServiceAccount", "name": "task-api-operator", "namespace": "task-api-system"}
+            ]
+
+    def test_the_admission_policy_follows_namespaces_and_roots(self, kubectl: str, tmp_path: Path) -> None:
+        objs, _ = render(kubectl, tmp_path, extra=("--namespaces", "team-a", "--host-path-roots", "/srv/in,/data/x"))
+        data = one(objs, "ConfigMap", "task-api-config")["data"]
+        assert data["TASK_API_ALLOWED_HOST_PATH_ROOTS"] == "/srv/in,/data/x"
+        variables = {
+            v["name"]: v["expression"].split("'")[1]
+            for v in one(objs, "ValidatingAdmissionPolicy", "task-api-operator-pods")["spec"]["variables"]
+            if v["name"] in ("served", "roots")
+        }
+        assert variables == {"served": "team-a", "roots": "/srv/in,/data/x"}
 
     def test_watches_everything_by_default(self, kubectl: str, tmp_path: Path) -> None:
         objs, _ = render(kubectl, tmp_path)
-        assert "TASK_API_NAMESPACES" not in one(objs, "ConfigMap", "task-api-config")["data"]
+        assert one(objs, "ConfigMap", "task-api-config")["data"].get("TASK_API_NAMESPACES", "") == ""
+        operator = [
+            o["kind"] for o in objs if "RoleBinding" in o["kind"] and o["roleRef"]["name"] == "task-api-operator"
+        ]
+        assert operator == ["ClusterRoleBinding"]
 
     def test_the_password_is_never_printed(self, kubectl: str, tmp_path: Path) -> None:
         _, result = render(kubectl, tmp_path)
@@ -146,8 +172,22 @@ class TestBadInput:
             (["--render", "x"], {"TESTBED_APISERVER_PORT": "70000"}, "API server port '70000'"),
             (["--render", "x"], {}, "no registry credentials: set REGISTRY_USER and REGISTRY_PASSWORD"),
             (["--namespaces", "Team_A", "--render", "x"], {}, "--namespaces 'Team_A' is not a comma-separated list"),
+            (
+                ["--host-path-roots", "data/x", "--render", "x"],
+                {},
+                "--host-path-roots 'data/x' is not a comma-separated",
+            ),
+            (["--host-path-roots", "/data/", "--render", "x"], {}, "no trailing '/'"),
         ],
-        ids=["unknown-argument", "bad-host", "bad-port", "no-credentials", "bad-namespaces"],
+        ids=[
+            "unknown-argument",
+            "bad-host",
+            "bad-port",
+            "no-credentials",
+            "bad-namespaces",
+            "relative-root",
+            "root-with-slash",
+        ],
     )
     def test_clear_error(
         self, kubectl: str, tmp_path: Path, args: list[str], env: dict[str, str], message: str

@@ -95,7 +95,8 @@ class TestDeployedOperator:
         assert image.startswith(f"{testbed.registry}/task-api/operator@sha256:")
 
         config = _kubectl_json(testbed, "-n", NAMESPACE, "get", "configmap", "task-api-config")["data"]
-        assert config["TASK_API_INSECURE_REGISTRIES"] == testbed.registry
+        assert config["TASK_API_INSECURE_REGISTRIES"].split(",")[0] == testbed.registry
+        assert config["TASK_API_EGRESS_ALLOW_PRIVATE"] == config["TASK_API_INSECURE_REGISTRIES"]
         assert config["TASK_API_MEASURE_IMAGE"] == image
 
         pods = _kubectl_json(testbed, "-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/name=task-api-operator")[
@@ -140,6 +141,9 @@ class TestDeployedOperator:
         [
             ("watch", "taskruns.task-api.io", "", True),
             ("patch", "taskruns.task-api.io", "status", True),
+            ("update", "taskruns.task-api.io", "status", False),
+            ("patch", "taskruns.task-api.io", "", False),
+            ("patch", "processingcontainers.task-api.io", "", False),
             ("update", "taskruns.task-api.io", "finalizers", True),
             ("delete", "taskruns.task-api.io", "", False),
             ("create", "pods", "", True),
@@ -148,8 +152,12 @@ class TestDeployedOperator:
             ("get", "pods", "log", False),
             ("get", "secrets", "", True),
             ("list", "secrets", "", False),
+            ("delete", "secrets", "", True),
+            ("get", "persistentvolumeclaims", "", True),
             ("create", "persistentvolumeclaims", "", False),
-            ("create", "events.events.k8s.io", "", True),
+            ("create", "events", "", True),
+            ("patch", "events", "", False),
+            ("create", "events.events.k8s.io", "", False),
             ("create", "clusterrolebindings", "", False),
             ("impersonate", "serviceaccounts", "", False),
         ],

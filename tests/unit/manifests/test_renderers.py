@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.manifests.conftest import BASE, OVERLAY
+from tests.unit.manifests.conftest import BASE, NAMESPACED, OVERLAY
 from tests.unit.manifests.kustomize import (
     Obj,
     UnsupportedKustomization,
@@ -21,7 +21,7 @@ def by_identity(objs: list[Obj]) -> dict[tuple[str, str], Obj]:
     return {(o["kind"], o["metadata"]["name"]): o for o in objs}
 
 
-@pytest.mark.parametrize("path", [BASE, OVERLAY], ids=["base", "overlay"])
+@pytest.mark.parametrize("path", [BASE, OVERLAY, NAMESPACED], ids=["base", "overlay", "namespaced"])
 def test_renderers_agree(path: Path) -> None:
     kubectl = find_kubectl()
     if kubectl is None:

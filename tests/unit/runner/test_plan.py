@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from task_api.runner.plan import LABEL_MANAGED, LABEL_TASK, LABEL_TEMPLATE, container_config
+from task_api.runner.plan import LABEL_MANAGED, LABEL_TASK, LABEL_TEMPLATE, container_config, may_access, numeric_user
 from task_api.spec.processing_container import Resources
 from task_api.spec.resolved import ComputedResources, ResolvedChannel, ResolvedTask
 from task_api.spec.task import VolumeSource
@@ -91,7 +91,7 @@ def test_no_command_keeps_the_images_own_and_no_user_keeps_the_images_user() -> 
 )  # fmt: skip
 def test_resources(resources: ComputedResources, expected: dict[str, Any]) -> None:
     host = container_config(task(), image="i", resources=resources, host_paths=PATHS, user=None).config["HostConfig"]
-    applied = {k: v for k, v in host.items() if k not in ("Mounts", "NetworkMode")}
+    applied = {k: v for k, v in host.items() if k not in ("Mounts", "NetworkMode", "SecurityOpt", "CapDrop")}
     assert applied == expected
 
 
@@ -111,3 +111,51 @@ def test_resources_docker_cannot_apply_are_noted(limits: dict[str, str], note: s
 def test_channels_without_a_host_path_are_not_mounted() -> None:
     plan = container_config(task(), image="i", resources=computed({}, {}), host_paths={"in": "/h/in"}, user=None)
     assert [m["Target"] for m in plan.config["HostConfig"]["Mounts"]] == ["/data/in"]
+
+
+class TestLockedDown:
+    def test_no_new_privileges_and_no_capabilities_by_default(self) -> None:
+        host = container_config(task(), image="i", resources=computed({}, {}), host_paths=PATHS, user=None).config
+        assert host["HostConfig"]["SecurityOpt"] == ["no-new-privileges:true"]
+        assert host["HostConfig"]["CapDrop"] == ["ALL"]
+        assert "CapAdd" not in host["HostConfig"]
+
+    def test_capabilities_come_back_one_by_one(self) -> None:
+        plan = container_config(
+            task(),
+            image="i",
+            resources=computed({}, {}),
+            host_paths=PATHS,
+            user="0:0",
+            capabilities=["FOWNER", "CHOWN"],
+        )
+        assert plan.config["HostConfig"]["CapAdd"] == ["CHOWN", "FOWNER"]
+        assert plan.config["HostConfig"]["CapDrop"] == ["ALL"]
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [("1000:100", (1000, 100)), ("0", (0, None)), ("0:0", (0, 0)), ("root", None), (None, None), ("1:x", None)],
+)
+def test_numeric_user(user: str | None, expected: tuple[int, int | None] | None) -> None:
+    assert numeric_user(user) == expected
+
+
+@pytest.mark.parametrize(
+    ("mode", "owner", "group", "uid", "gid", "write", "allowed"),
+    [
+        (0o755, 0, 0, 0, 0, True, True),  # root's own directory
+        (0o755, 1000, 1000, 0, 0, True, False),  # root without CAP_DAC_OVERRIDE obeys the bits
+        (0o755, 1000, 1000, 65534, 65534, False, True),  # others may read
+        (0o750, 1000, 1000, 65534, 65534, False, False),
+        (0o770, 1000, 100, 65534, 100, True, True),  # by group
+        (0o077, 1000, 100, 1000, 100, True, False),  # the owner's bits apply to the owner, whatever others get
+        (0o777, 1000, 1000, 4321, None, True, True),
+    ],
+)
+def test_may_access(mode: int, owner: int, group: int, uid: int, gid: int | None, write: bool, allowed: bool) -> None:
+    assert may_access(mode=mode, owner=owner, group=group, uid=uid, gid=gid, write=write) is allowed
+
+
+def test_dac_override_passes_everything() -> None:
+    assert may_access(mode=0o700, owner=1, group=1, uid=2, gid=2, write=True, dac_override=True)
