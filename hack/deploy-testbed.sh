@@ -35,6 +35,7 @@ done
 
 namespace=task-api-system
 image_repo=$REGISTRY_ADDR/task-api/operator
+overlay_repo=127.0.0.1:5000/task-api/operator
 api_host=${TESTBED_APISERVER_HOST:-${NODE_IP:-}}
 api_port=${TESTBED_APISERVER_PORT:-${APISERVER_PORT:-6443}}
 kubectl=${KUBECTL:-}
@@ -74,7 +75,9 @@ render() {
     # kustomize refuses an absolute path here; a relative one from the temporary directory is fine.
     echo "- $(realpath --relative-to="$dir" "$root/manifests/overlays/testbed")"
     echo "images:"
-    echo "- name: $image_repo"
+    # Matched by the name manifests/overlays/testbed gives the image; a private bed's registry replaces it.
+    echo "- name: $overlay_repo"
+    echo "  newName: $image_repo"
     if [ "$image_ref" != "$image_repo:dev" ]; then echo "  digest: ${image_ref#*@}"; else echo "  newTag: dev"; fi
     echo "patches:"
     # A strategic merge patch: env entries merge by name, replacing the overlay's placeholders.
