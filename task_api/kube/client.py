@@ -59,8 +59,7 @@ class KubeClient:
     ) -> None:
         self.access = access
         self._http = httpx.AsyncClient(
-            base_url=access.server,
-            verify=access.ssl_context(),
+            **access.httpx_options(),  # server, TLS, proxy, and credentials refreshed on expiry and after a 401
             timeout=timeout,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             headers={"User-Agent": user_agent, "Accept": "application/json"},
@@ -79,9 +78,6 @@ class KubeClient:
 
     def _headers(self, content_type: str | None = None) -> dict[str, str]:
         headers: dict[str, str] = {}
-        token = self.access.bearer_token()
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
         if content_type:
             headers["Content-Type"] = content_type
         return headers
