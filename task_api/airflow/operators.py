@@ -21,6 +21,7 @@ nothing is left behind.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -48,10 +49,11 @@ from task_api.airflow.build import (
 from task_api.airflow.cluster import TaskRunApi, TaskRunGone, TemplateLookupFailed
 from task_api.airflow.naming import earlier_tries, label_value, taskrun_name
 from task_api.airflow.triggers import TaskRunTrigger
-from task_api.image import parse_reference
+from task_api.image import registry_mismatch
 from task_api.kube import ClusterAccess
 from task_api.spec import Problem, Severity
-from task_api.spec.errors import TaskApiError
+from task_api.spec.errors import SpecError, TaskApiError
+from task_api.spec.load import validate_resources
 
 __all__ = ["IOMapping", "TaskRunFailed", "TaskRunFailedFinal", "TaskRunOperator"]
 
@@ -188,16 +190,21 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             problems.append(_problem("registry_username", "registry credentials need image"))
         if self.registry_url and self.image and "{{" not in self.image:
             try:
-                host = parse_reference(self.image).registry
+                # Kaapana's registry URLs often carry a project path (registry.example.org/project): the host counts.
+                mismatch = registry_mismatch(self.image, self.registry_url)
             except TaskApiError as exc:
                 problems.append(_problem("image", str(exc)))
             else:
-                # Kaapana's registry URLs often carry a project path (registry.example.org/project): the host counts.
-                wanted = self.registry_url.split("://", 1)[-1].split("/", 1)[0]
-                if wanted != host:
+                if mismatch is not None:
+                    host, wanted = mismatch
                     problems.append(
                         _problem("registry_url", f"the image is in registry {host!r}, not {wanted!r}", given=wanted)
                     )
+        if self.resources is not None:
+            try:
+                validate_resources(self.resources, source=source)
+            except SpecError as exc:
+                problems += [dataclasses.replace(p, path=f"resources.{p.path}") for p in exc.errors]
         for index, mapping in enumerate(self.iochannel_maps):
             where = f"iochannel_maps[{index}]"
             missing = [

@@ -44,12 +44,19 @@ def exit_code(run: dict[str, Any]) -> int:
 def run_k8s(args: argparse.Namespace) -> int:
     """I/O: the whole k8s mode; errors become one clear line and exit code 1 (2 for an unreadable file)."""
     from task_api.core.task_to_taskrun import host_paths, taskrun_from_task, taskrun_name
+    from task_api.image import registry_mismatch
     from task_api.spec.load import parse_task
 
     path: Path = args.task
     try:
         task = parse_task(path.read_bytes(), source=str(path), environ=os.environ)
         config = task.config
+        registry_url = getattr(config, "registryUrl", None)
+        mismatch = registry_mismatch(task.image, registry_url) if registry_url else None
+        if mismatch is not None:
+            raise SpecError(str(path), [Problem("config.registryUrl", f"the image is in registry {mismatch[0]!r}",
+                                                given=repr(mismatch[1]),
+                                                allowed=f"{mismatch[0]!r}, or leave registryUrl out")])  # fmt: skip
         namespace = args.namespace or getattr(config, "namespace", None)
         name = taskrun_name(task.name, unique=uuid.uuid4().hex)
         username = getattr(config, "registryUsername", None)

@@ -45,6 +45,21 @@ PLANS = {
         annotations={"note": "x"},
         template="checksum",
     ),
+    "nfs-and-read-only-claim": PodPlan(
+        owner=OWNER,
+        attempt=1,
+        image="hello:latest",
+        command=None,
+        env=[],
+        mounts=[
+            ChannelMount("in", "/in", ChannelVolume(nfs_server="nfs.example", nfs_path="/exports", sub_path="a"),
+                         read_only=True),
+            ChannelMount("ref", "/ref", ChannelVolume(claim_name="atlas", read_only=True), read_only=True),
+            ChannelMount("out", "/out", ChannelVolume(nfs_server="nfs.example", nfs_path="/exports", sub_path="b"),
+                         read_only=False),
+        ],
+        image_pull_policy="Always",
+    ),  # fmt: skip
     "host-paths": PodPlan(
         owner=OWNER,
         attempt=1,
