@@ -6,6 +6,7 @@ here, so any test directory can use them:
 * ``tests.fixtures.docker``   — the real Docker engine (started by ``hack/docker-up.sh``) and image builds.
 * ``tests.fixtures.registry`` — a real OCI registry with htpasswd authentication on loopback.
 * ``tests.fixtures.testbed``  — the project's Kubernetes test bed (``hack/testbed``), namespaces, pushes.
+* ``tests.fixtures.tenant``   — a namespace user with only the ``edit`` role, and its kubeconfig.
 """
 
 import pytest
@@ -14,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures.docker",
     "tests.fixtures.registry",
     "tests.fixtures.testbed",
+    "tests.fixtures.tenant",
 ]
 
 

@@ -125,8 +125,9 @@ def test_profiles_share_no_name_address_port_or_cgroup_with_each_other() -> None
     """Beds of different profiles run at once (a lifecycle test beside developers' private beds)."""
     profiles = {p.stem: profile_settings(p.stem) for p in sorted(PROFILES.glob("*.env"))}
     assert {"lifecycle", "bench", "dev1"} <= set(profiles)
-    for key in ("TASK_API_TESTBED_DIR", "TESTBED_NODE_IP", "TESTBED_POD_CIDR", "TESTBED_CNI_BRIDGE",
-                "TESTBED_CNI_NETWORK", "TESTBED_REGISTRY_ADDR", "TESTBED_CGROUP_ROOT", "TESTBED_NODE_IFACE"):  # fmt: skip
+    keys = ("TASK_API_TESTBED_DIR", "TESTBED_NODE_IP", "TESTBED_POD_CIDR", "TESTBED_CNI_BRIDGE",
+            "TESTBED_CNI_NETWORK", "TESTBED_REGISTRY_ADDR", "TESTBED_CGROUP_ROOT", "TESTBED_NODE_IFACE")  # fmt: skip
+    for key in keys:
         values = [settings[key] for settings in profiles.values()]
         assert len(set(values)) == len(values), key
     ports = [

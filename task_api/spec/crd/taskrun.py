@@ -206,7 +206,11 @@ class RetryPolicy(CrdModel):
     )
 
 
-_IMMUTABLE = {"rule": "self == oldSelf", "message": "is immutable once the TaskRun exists"}
+_IMMUTABLE = {
+    "rule": "self == oldSelf",
+    "message": "is immutable once the TaskRun exists: a TaskRun is one run; to run it differently, apply it under a "
+    "new name, or delete it and apply it again (Argo CD: sync option Replace=true; Flux: spec.force: true)",
+}
 
 
 class TaskRunSpec(CrdModel):
