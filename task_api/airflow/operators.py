@@ -155,7 +155,8 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         self.task_template = explicit["task_template"]
         self.env = env
         self.command = list(command) if command is not None else None
-        self.resources = dict(resources) if resources else None
+        # Not ``self.resources``: Airflow's BaseOperator converts that attribute into its own Resources (cpus, ram).
+        self.task_resources = dict(resources) if resources else None
         self.iochannel_maps = list(explicit["iochannel_maps"] or [])
         self.inputs = dict(inputs or {})
         self.outputs = dict(outputs or {})
@@ -200,9 +201,9 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
                     problems.append(
                         _problem("registry_url", f"the image is in registry {host!r}, not {wanted!r}", given=wanted)
                     )
-        if self.resources is not None:
+        if self.task_resources is not None:
             try:
-                validate_resources(self.resources, source=source)
+                validate_resources(self.task_resources, source=source)
             except SpecError as exc:
                 problems += [dataclasses.replace(p, path=f"resources.{p.path}") for p in exc.errors]
         for index, mapping in enumerate(self.iochannel_maps):
@@ -361,7 +362,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             outputs=outputs,
             env={k: v.value for k, v in env.items()},
             command=user.command if user.command is not None else self.command,
-            resources=self.resources,
+            resources=self.task_resources,
             image_pull_secrets=self._pull_secrets(),
             with_credentials=self.registry_username is not None,
             timeout_seconds=self.timeout_seconds,

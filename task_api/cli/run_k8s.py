@@ -82,6 +82,8 @@ def run_k8s(args: argparse.Namespace) -> int:
                 password=password.get_secret_value() if password is not None else None,
                 host_paths=host_paths(body),
                 source=str(path),
+                kubeconfig=getattr(args, "kubeconfig", None),
+                context=getattr(args, "context", None),
             )
         )
     except KeyboardInterrupt:
@@ -103,13 +105,15 @@ async def _submit_and_follow(
     password: str | None,
     host_paths: list[str] | Any,
     source: str,
+    kubeconfig: str | None = None,
+    context: str | None = None,
 ) -> int:
     from task_api.core.taskrun_plan import host_path_allowed
     from task_api.kube import Forbidden, NotFound
     from task_api.kube.client import core_path
     from task_api.kube.taskruns import TaskRunApi
 
-    async with TaskRunApi.connect() as api:
+    async with TaskRunApi.connect(kubeconfig=kubeconfig, context=context) as api:
         meta = body["metadata"]
         meta["namespace"] = namespace or api.access.namespace
         if host_paths:
