@@ -413,7 +413,10 @@ def start(prepared: Prepared, *, engine: Engine, options: RunOptions, docker_hos
     path = options.record_path or (options.record_dir / record_name(record.id))
     try:
         write_record(record, path)
-        engine.start_container(container_id)
+        try:
+            engine.start_container(container_id)
+        except EngineError as exc:
+            raise _nfs_start_error(prepared, exc) or exc from None
     except BaseException:
         # No container without a record, and no record of a container that never ran.
         engine.remove_container(container_id, force=True)
@@ -424,6 +427,16 @@ def start(prepared: Prepared, *, engine: Engine, options: RunOptions, docker_hos
                 raise RecordError(f"{path}: cannot remove the record of a failed start: {exc.strerror}") from None
         raise
     return record, path
+
+
+def _nfs_start_error(prepared: Prepared, exc: EngineError) -> EngineError | None:
+    """A start that failed mounting an NFS channel, said in the task's terms (None for any other failure)."""
+    nfs = [c for c in prepared.task.channels if c.source.nfs is not None]
+    if not nfs or "mount" not in str(exc):
+        return None
+    exports = ", ".join(f"channel {c.name!r} ({c.source.describe()})" for c in nfs)
+    hint = " (the engine's host kernel has no NFS client)" if "no such device" in str(exc) else ""
+    return EngineError(f"the Docker engine could not mount the NFS export of {exports}{hint}: {exc}", status=exc.status)
 
 
 def engine_for(docker_host: str | None = None) -> DockerEngine:

@@ -90,10 +90,11 @@ def nfs_mount(channel: ResolvedChannel) -> dict[str, Any]:
         "o": f"addr={source.nfs.server},{'ro' if read_only else 'rw'}",
         "device": f":{device or '/'}",
     }
+    # The engine refuses ReadOnly on an anonymous volume; an input's export is mounted read-only ("ro") instead, so
+    # the kernel refuses writes to it just the same.
     return {
         "Type": "volume",
         "Target": channel.mounted_path,
-        "ReadOnly": read_only,
         "VolumeOptions": {"NoCopy": True, "DriverConfig": {"Name": "local", "Options": options}},
     }
 

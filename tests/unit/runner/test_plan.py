@@ -86,10 +86,9 @@ def test_nfs_channels_are_volumes_of_the_local_driver() -> None:
         return {"NoCopy": True, "DriverConfig": {"Name": "local", "Options": {"type": "nfs", **options}}}
 
     assert mounts == [
-        {"Type": "volume", "Target": "/data/in", "ReadOnly": True,
+        {"Type": "volume", "Target": "/data/in",
          "VolumeOptions": driver({"o": "addr=nfs.example,ro", "device": ":/exports/a/b"})},
-        {"Type": "volume", "Target": "/data/out", "ReadOnly": False,
-         "VolumeOptions": driver({"o": "addr=10.0.0.9,rw", "device": ":/"})},
+        {"Type": "volume", "Target": "/data/out", "VolumeOptions": driver({"o": "addr=10.0.0.9,rw", "device": ":/"})},
     ]  # fmt: skip
 
 
