@@ -83,6 +83,12 @@ def wait_reason(ns: Namespace, name: str, reason: str) -> dict[str, Any]:
     return ns.wait_reason(name, reason, timeout=240)
 
 
+def kubectl_wait(ns: Namespace, kind: str, name: str, condition: str) -> None:
+    """``kubectl wait --for=condition=...``; on a time-out, the object's status says why."""
+    waited = ns.kubectl("wait", f"--for=condition={condition}", f"{kind}/{name}", "--timeout=300s", check=False)
+    assert waited.returncode == 0 and "condition met" in waited.stdout, (waited.stderr, ns.get(kind, name)["status"])
+
+
 def test_processing_container_ready_is_current_and_healthy(gitops_ns: Namespace, hello: str, kstatus: Path) -> None:
     pc = {
         "apiVersion": "task-api.io/v1alpha1",
@@ -91,28 +97,26 @@ def test_processing_container_ready_is_current_and_healthy(gitops_ns: Namespace,
         "spec": {"image": hello, "imagePullSecrets": [{"name": PULL_SECRET}]},
     }
     apply(gitops_ns, pc)
-    waited = gitops_ns.kubectl("wait", "--for=condition=Ready", "processingcontainer/hello", "--timeout=180s")
-    assert "condition met" in waited.stdout
+    kubectl_wait(gitops_ns, "processingcontainer", "hello", "Ready")
     live = gitops_ns.get("processingcontainer", "hello")
     assert kstatus_of(kstatus, live) == "Current"
     assert argocd_health(live)["status"] == "Healthy"
 
 
 def test_taskrun_health_through_its_life(gitops_ns: Namespace, hello: str, kstatus: Path) -> None:
-    apply(gitops_ns, manifest("slow", hello, command=["sh", "-c", "sleep 30; sha256sum /data/in/*"]))
+    apply(gitops_ns, manifest("slow", hello, command=["sh", "-c", "sleep 30; ls /data/in"]))
     apply(gitops_ns, manifest("broken", hello, command=["sh", "-c", "echo boom >&2; exit 7"]))
     running = wait_reason(gitops_ns, "slow", "Running")
     assert kstatus_of(kstatus, running) == "InProgress"
     assert argocd_health(running)["status"] == "Progressing"
 
-    waited = gitops_ns.kubectl("wait", "--for=condition=Succeeded", "taskrun/slow", "--timeout=240s")
-    assert "condition met" in waited.stdout
+    kubectl_wait(gitops_ns, "taskrun", "slow", "Succeeded")
     done = gitops_ns.get("taskrun", "slow")
     assert kstatus_of(kstatus, done) == "Current"
-    assert argocd_health(done) == {"status": "Healthy", "message": "Succeeded"}
+    health = argocd_health(done)
+    assert health["status"] == "Healthy" and health["message"].startswith("Succeeded"), health
 
-    waited = gitops_ns.kubectl("wait", "--for=condition=Succeeded=False", "taskrun/broken", "--timeout=240s")
-    assert "condition met" in waited.stdout
+    kubectl_wait(gitops_ns, "taskrun", "broken", "Succeeded=False")
     failed = gitops_ns.get("taskrun", "broken")
     assert kstatus_of(kstatus, failed) == "Failed"
     health = argocd_health(failed)
@@ -125,7 +129,7 @@ def test_reapplying_changes_nothing_and_never_runs_again(gitops_ns: Namespace, h
     apply(gitops_ns, server_side, "--server-side", "--field-manager=gitops")
     before = {}
     for name in ("client-side", "server-side"):
-        gitops_ns.kubectl("wait", "--for=condition=Succeeded", f"taskrun/{name}", "--timeout=240s")
+        kubectl_wait(gitops_ns, "taskrun", name, "Succeeded")
         before[name] = gitops_ns.get("taskrun", name)
 
     again = apply(gitops_ns, client_side)
@@ -136,7 +140,7 @@ def test_reapplying_changes_nothing_and_never_runs_again(gitops_ns: Namespace, h
         assert now["metadata"]["resourceVersion"] == run["metadata"]["resourceVersion"], name
         assert now["metadata"]["generation"] == run["metadata"]["generation"] == 1
         assert now["status"]["attempts"] == 1
-    pods = json.loads(gitops_ns.kubectl("get", "pods", "-o", "json").stdout)["items"]
+    pods = json.loads(gitops_ns.kubectl("get", "pods", "-l", "task-api.io/role=task", "-o", "json").stdout)["items"]
     assert sorted(p["metadata"]["labels"]["task-api.io/taskrun"] for p in pods) == ["client-side", "server-side"]
 
     # The operator wrote status (and nothing else): the manifest in Git does not drift from the live object.
@@ -163,7 +167,7 @@ def test_a_changed_mutable_field_of_a_finished_run_never_runs_it_again(
 ) -> None:
     doc = manifest("done", hello, env=[])
     apply(gitops_ns, doc)
-    gitops_ns.kubectl("wait", "--for=condition=Succeeded", "taskrun/done", "--timeout=240s")
+    kubectl_wait(gitops_ns, "taskrun", "done", "Succeeded")
     doc["spec"]["command"] = ["sh", "-c", "echo changed"]
     apply(gitops_ns, doc)
     deadline = time.monotonic() + 20  # long enough for the operator to see the change and (wrongly) act on it
@@ -171,25 +175,27 @@ def test_a_changed_mutable_field_of_a_finished_run_never_runs_it_again(
         changed = gitops_ns.get("taskrun", "done")
         assert changed["metadata"]["generation"] == 2
         assert changed["status"]["attempts"] == 1 and condition(changed)["status"] == "True"
-        pods = gitops_ns.kubectl("get", "pods", "-o", "name").stdout.split()
-        assert len(pods) == 1, pods
+        pods = gitops_ns.kubectl("get", "pods", "-l", "task-api.io/role=task", "-o", "name").stdout.split()
+        assert pods == ["pod/done-a1"], pods
         time.sleep(2)
 
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="the reconciler leaves status.observedGeneration at the generation it ran when a finished run's spec "
     "changes, so kstatus says InProgress for good (the change the lead makes is in the report of issue 15)",
 )
 def test_a_finished_run_whose_spec_changed_stays_current(gitops_ns: Namespace, hello: str, kstatus: Path) -> None:
     doc = manifest("edited", hello)
     apply(gitops_ns, doc)
-    gitops_ns.kubectl("wait", "--for=condition=Succeeded", "taskrun/edited", "--timeout=240s")
+    kubectl_wait(gitops_ns, "taskrun", "edited", "Succeeded")
     doc["spec"]["command"] = ["sh", "-c", "echo changed"]
     apply(gitops_ns, doc)
     deadline = time.monotonic() + 30
-    seen = ""
+    seen, live = "", {}
     while time.monotonic() < deadline and seen != "Current":
-        seen = kstatus_of(kstatus, gitops_ns.get("taskrun", "edited"))
+        live = gitops_ns.get("taskrun", "edited")
+        seen = kstatus_of(kstatus, live)
         time.sleep(2)
-    assert seen == "Current"
+    assert seen == "Current", (live["metadata"]["generation"], live["status"].get("observedGeneration"))
