@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
+import socket
 import ssl
 import tempfile
 import threading
@@ -132,13 +133,28 @@ class _NamedServerContext(ssl.SSLContext):
 
     tls_server_name: str = ""
 
-    def wrap_socket(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["server_hostname"] = self.tls_server_name
-        return super().wrap_socket(*args, **kwargs)
+    def wrap_socket(  # type: ignore[override]  # noqa: PLR0917 — ssl.SSLContext.wrap_socket's signature
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLSocket:
+        return super().wrap_socket(
+            sock, server_side, do_handshake_on_connect, suppress_ragged_eofs, self.tls_server_name, session
+        )
 
-    def wrap_bio(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["server_hostname"] = self.tls_server_name
-        return super().wrap_bio(*args, **kwargs)
+    def wrap_bio(  # type: ignore[override]
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        return super().wrap_bio(incoming, outgoing, server_side, self.tls_server_name, session)
 
 
 @dataclass(frozen=True)
