@@ -1,8 +1,9 @@
-"""Airflow DAGs against the test bed with the kubeconfigs users bring (the CLI's side: tests/e2e/test_cluster_access.py).
+"""Airflow DAGs against the test bed with the kubeconfigs users bring (the CLI's side:
+tests/e2e/test_cluster_access.py).
 
-Each runs ``tr-slow`` (download, then process for SLEEP seconds) with ``KUBECONFIG`` pointing at: an exec credential
-plugin whose tokens (TokenRequest API) expire every few seconds, a tenant with only ``edit`` in the run's namespace,
-and a two-file ``KUBECONFIG`` list.
+Each runs ``tr-slow`` (download, then process for SLEEP seconds) with ``KUBECONFIG`` pointing at: an exec
+credential plugin whose tokens (TokenRequest API) expire every few seconds, a tenant with only ``edit`` in the
+run's namespace, and a two-file ``KUBECONFIG`` list.
 """
 
 from __future__ import annotations
