@@ -21,7 +21,21 @@ import httpx
 from task_api.kube import ClusterAccess, KubeClient, NotFound
 from task_api.kube.client import core_path, resource_path
 
-STATE = Path(os.environ.get("TASK_API_TESTBED_DIR", "/var/lib/task-api/testbed"))
+
+def _state_dir() -> Path:
+    """The bed's state directory: ``$TASK_API_TESTBED_DIR``, the private bed of ``$TESTBED_PROFILE``, or the default."""
+    if os.environ.get("TASK_API_TESTBED_DIR"):
+        return Path(os.environ["TASK_API_TESTBED_DIR"])
+    profile = os.environ.get("TESTBED_PROFILE")
+    if profile:
+        env = Path(__file__).resolve().parents[1] / "hack" / "testbed" / "profiles" / f"{profile}.env"
+        for line in env.read_text().splitlines():
+            if line.startswith("TASK_API_TESTBED_DIR="):
+                return Path(line.split("=", 1)[1].strip())
+    return Path("/var/lib/task-api/testbed")
+
+
+STATE = _state_dir()
 PULL_SECRET = "task-api-registry"
 
 

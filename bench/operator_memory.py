@@ -29,14 +29,19 @@ from bench._cluster import (
 MIB = 1024 * 1024
 
 
-def operator_rss() -> int:
-    """VmRSS of the operator process (``python -m task_api.controller``) in bytes."""
+def operator_rss(api_host: str) -> int:
+    """VmRSS of this bed's operator process (``python -m task_api.controller``) in bytes.
+
+    Private test beds each run an operator on this host: the one whose ``KUBERNETES_SERVICE_HOST`` is this bed's
+    API server address is ours.
+    """
+    want = f"KUBERNETES_SERVICE_HOST={api_host}".encode()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            if b"task_api.controller" not in cmdline:
+            if b"task_api.controller" not in cmdline or want not in (proc / "environ").read_bytes().split(b"\0"):
                 continue
             for line in (proc / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -55,7 +60,7 @@ async def main(n: int, wave: int) -> None:
     info = testbed_info()
     image = await build_bench_image(info)
     namespace = "bench-memory"
-    samples: list[tuple[int, int]] = [(0, operator_rss())]
+    samples: list[tuple[int, int]] = [(0, operator_rss(info["node_ip"]))]
     async with client(info) as kube:
         await fresh_namespace(kube, info, namespace)
         await local_claim(kube, info, namespace, "task-api-workspace")
@@ -71,7 +76,7 @@ async def main(n: int, wave: int) -> None:
             while await finished_count(kube, namespace) < start + count:
                 await asyncio.sleep(2)
             await asyncio.sleep(3)  # let the work queue settle
-            samples.append((start + count, operator_rss()))
+            samples.append((start + count, operator_rss(info["node_ip"])))
             print(f"{start + count:5d} finished TaskRuns: operator RSS {samples[-1][1] / MIB:.1f} MiB", flush=True)
         await delete_namespace(kube, namespace)
     base = samples[0][1]

@@ -42,6 +42,7 @@ done
 namespace=task-api-system
 agent_namespace=task-api-node-agent
 image_repo=$REGISTRY_ADDR/task-api/operator
+overlay_repo=127.0.0.1:5000/task-api/operator
 api_host=${TESTBED_APISERVER_HOST:-${NODE_IP:-}}
 api_port=${TESTBED_APISERVER_PORT:-${APISERVER_PORT:-6443}}
 kubectl=${KUBECTL:-}
@@ -90,9 +91,8 @@ render() {
       echo "- $(realpath --relative-to="$dir" "$root/manifests/components/namespaced")"
     fi
     echo "images:"
-    # Matched by the name the overlay gives the image (the default bed's registry); a private bed's registry
-    # (TESTBED_PROFILE) differs, and an entry named after it would match nothing and leave the default bed's image.
-    echo "- name: 127.0.0.1:5000/task-api/operator"
+    # Matched by the name manifests/overlays/testbed gives the image; a private bed's registry replaces it.
+    echo "- name: $overlay_repo"
     echo "  newName: $image_repo"
     if [ "$image_ref" != "$image_repo:dev" ]; then echo "  digest: ${image_ref#*@}"; else echo "  newTag: dev"; fi
     echo "patches:"

@@ -7,6 +7,7 @@ here, so any test directory can use them:
 * ``tests.fixtures.registry`` — a real OCI registry with htpasswd authentication on loopback.
 * ``tests.fixtures.testbed``  — the project's Kubernetes test bed (``hack/testbed``), namespaces, pushes.
 * ``tests.fixtures.tenant``   — a namespace user of the test bed with only ``edit`` in one namespace (kubeconfig).
+* ``tests.fixtures.sa_tenant`` — the same as a ServiceAccount with a token (``tenant_kubeconfig``).
 * ``tests.fixtures.hostile_registry`` — a registry that misbehaves on purpose (drips, huge, loops), on loopback.
 """
 
@@ -18,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.registry",
     "tests.fixtures.testbed",
     "tests.fixtures.tenant",
+    "tests.fixtures.sa_tenant",
 ]
 
 

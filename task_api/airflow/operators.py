@@ -49,7 +49,7 @@ from task_api.airflow.build import (
 from task_api.airflow.naming import earlier_tries, label_value, taskrun_name
 from task_api.airflow.runs import TaskRunFailed, TaskRunFailedFinal, copy_attempt_logs, emitter, finish, namespace_for
 from task_api.airflow.triggers import TaskRunTrigger
-from task_api.image import parse_reference
+from task_api.image import registry_mismatch
 from task_api.kube.taskruns import TaskRunApi, TaskRunGone, TemplateLookupFailed
 from task_api.spec import Problem, Severity
 from task_api.spec.errors import TaskApiError
@@ -209,13 +209,13 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             problems.append(_problem("registry_username", "registry credentials need image"))
         if self.registry_url and self.image and "{{" not in self.image:
             try:
-                host = parse_reference(self.image).registry
+                # Kaapana's registry URLs often carry a project path (registry.example.org/project): the host counts.
+                mismatch = registry_mismatch(self.image, self.registry_url)
             except TaskApiError as exc:
                 problems.append(_problem("image", str(exc)))
             else:
-                # Kaapana's registry URLs often carry a project path (registry.example.org/project): the host counts.
-                wanted = self.registry_url.split("://", 1)[-1].split("/", 1)[0]
-                if wanted != host:
+                if mismatch is not None:
+                    host, wanted = mismatch
                     problems.append(
                         _problem("registry_url", f"the image is in registry {host!r}, not {wanted!r}", given=wanted)
                     )

@@ -56,6 +56,13 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--namespace", "-n", help="k8s mode: the namespace (default: config.namespace, else the kube context's)"
     )
+    parser.add_argument(
+        "--kubeconfig",
+        metavar="FILE[:FILE...]",
+        help="k8s mode: kubeconfig file(s), merged as kubectl merges them (default: $KUBECONFIG, in-cluster, "
+        "~/.kube/config)",
+    )
+    parser.add_argument("--context", help="k8s mode: the kubeconfig context (default: its current-context)")
     parser.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the run record here")
     parser.add_argument("--no-pull", action="store_true", help="fail instead of pulling a missing image")
     parser.add_argument("--name", help="name the container (default: the engine picks one)")

@@ -45,6 +45,7 @@ def exit_code(run: dict[str, Any]) -> int:
 def run_k8s(args: argparse.Namespace) -> int:
     """I/O: the whole k8s mode; errors become one clear line and exit code 1 (2 for an unreadable file)."""
     from task_api.core.taskrun.from_task import host_paths, taskrun_from_task, taskrun_name
+    from task_api.image import registry_mismatch
     from task_api.spec.load import parse_task
 
     path: Path = args.task
@@ -52,6 +53,12 @@ def run_k8s(args: argparse.Namespace) -> int:
         parse_warnings: list[Problem] = []
         task = parse_task(path.read_bytes(), source=str(path), environ=os.environ, warnings=parse_warnings)
         config = task.config
+        registry_url = getattr(config, "registryUrl", None)
+        mismatch = registry_mismatch(task.image, registry_url) if registry_url else None
+        if mismatch is not None:
+            raise SpecError(str(path), [Problem("config.registryUrl", f"the image is in registry {mismatch[0]!r}",
+                                                given=repr(mismatch[1]),
+                                                allowed=f"{mismatch[0]!r}, or leave registryUrl out")])  # fmt: skip
         namespace = args.namespace or getattr(config, "namespace", None)
         name = taskrun_name(task.name, unique=uuid.uuid4().hex)
         username = getattr(config, "registryUsername", None)
@@ -77,6 +84,8 @@ def run_k8s(args: argparse.Namespace) -> int:
                 password=password.get_secret_value() if password is not None else None,
                 host_paths=host_paths(body),
                 source=str(path),
+                kubeconfig=getattr(args, "kubeconfig", None),
+                context=getattr(args, "context", None),
             )
         )
     except KeyboardInterrupt:
@@ -98,6 +107,8 @@ async def _submit_and_follow(
     password: str | None,
     host_paths: list[str] | Any,
     source: str,
+    kubeconfig: str | None = None,
+    context: str | None = None,
 ) -> int:
     from task_api.core.taskrun.bindings import host_path_allowed
     from task_api.core.taskrun.conditions import outcome_of
@@ -106,7 +117,7 @@ async def _submit_and_follow(
     from task_api.kube.taskruns import TaskRunApi
     from task_api.spec.crd.keys import LABEL_MANAGED_BY
 
-    async with TaskRunApi.connect() as api:
+    async with TaskRunApi.connect(kubeconfig=kubeconfig, context=context) as api:
         meta = body["metadata"]
         meta["namespace"] = namespace or api.access.namespace
         if host_paths:

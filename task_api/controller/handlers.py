@@ -7,10 +7,13 @@ the operator writes nothing to an object but its status. Pods are watched only w
 
 from __future__ import annotations
 
+import base64
+
 import kopf
 
 from task_api.controller.runtime import Runtime
 from task_api.kube import ClusterAccess
+from task_api.kube.access import AccessError
 from task_api.spec.crd.common import GROUP, VERSION
 from task_api.spec.crd.keys import LABEL_MANAGED_BY, MANAGER
 
@@ -33,22 +36,40 @@ def register(registry: kopf.OperatorRegistry, runtime: Runtime) -> None:
 
     @kopf.on.login(registry=registry)
     def login(**_: object) -> kopf.ConnectionInfo:
-        # kopf's own service-account login hard-codes https://kubernetes.default.svc; ours honours
-        # KUBERNETES_SERVICE_HOST/PORT (no cluster DNS is needed) and is the same as the operator's own client.
-        # Read at every login: kopf logs in again after a 401, which picks up a rotated token.
+        # The same loader as the operator's own client (the kubernetes package's: in-cluster, or the kubeconfig
+        # with exec plugins and auth providers). kopf's own service-account login hard-codes
+        # https://kubernetes.default.svc; ours honours KUBERNETES_SERVICE_HOST/PORT (no cluster DNS is needed).
+        # Loaded at every login: kopf logs in again after a 401 and once the credentials' expiration has passed,
+        # which reads a rotated token or runs the exec plugin again.
         return connection_info(ClusterAccess.load())
 
 
 def connection_info(access: ClusterAccess) -> kopf.ConnectionInfo:
-    """I/O (reads the token file): kopf's connection settings from the operator's cluster access."""
+    """I/O (may read a token file or run a plugin): kopf's connection settings from the operator's access."""
+    if access.tls_server_name:
+        # kopf's aiohttp client checks the certificate against the server URL's host and has no setting for another.
+        raise AccessError(
+            f"{access.source}: tls-server-name {access.tls_server_name!r} is not supported by the operator's watch "
+            "client (kopf); use a server URL whose host the API server's certificate names"
+        )
+    authorization = access.authorization() or ""
+    scheme, _, credential = authorization.partition(" ")
+    username = password = None
+    if scheme.lower() == "basic" and credential:
+        username, _, password = base64.b64decode(credential).decode().partition(":")
     return kopf.ConnectionInfo(
         server=access.server,
         ca_data=access.ca_data,
         insecure=access.insecure_skip_tls_verify or None,
+        scheme="Bearer" if scheme.lower() == "bearer" else None,
         token=access.bearer_token(),
+        username=username,
+        password=password,
         certificate_data=access.client_cert_data,
         private_key_data=access.client_key_data,
         default_namespace=access.namespace,
+        proxy_url=access.proxy_url,
+        expiration=access.expiration(),
     )
 
 

@@ -63,18 +63,27 @@ class Owner:
 
 @dataclass(frozen=True)
 class ChannelVolume:
-    """Where one channel's data lives, in Kubernetes terms: a PVC (+ subPath) or a host directory."""
+    """Where one channel's data lives, in Kubernetes terms: a PVC, an NFS export (each + subPath) or a host directory.
+
+    ``read_only``: the volume itself is read-only whatever its channels do (a claim or export bound ``readOnly``).
+    """
 
     claim_name: str | None = None
     sub_path: str | None = None
     host_path: str | None = None
+    nfs_server: str | None = None
+    nfs_path: str | None = None
+    read_only: bool = False
 
     def volume_source(self, *, read_only: bool) -> dict[str, Any]:
         """Pure: the pod volume source for this location."""
+        read_only = read_only or self.read_only
         if self.claim_name is not None:
             return {"persistentVolumeClaim": {"claimName": self.claim_name, "readOnly": read_only}}
+        if self.nfs_server is not None and self.nfs_path is not None:
+            return {"nfs": {"server": self.nfs_server, "path": self.nfs_path, "readOnly": read_only}}
         if self.host_path is None:
-            raise ValueError("a channel volume needs a claim or a host path")
+            raise ValueError("a channel volume needs a claim, an NFS export or a host path")
         # Inputs must exist; outputs are created on the node when missing.
         return {"hostPath": {"path": self.host_path, "type": "Directory" if read_only else "DirectoryOrCreate"}}
 
@@ -106,6 +115,7 @@ class PodPlan:
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
     template: str = ""
+    image_pull_policy: str = "IfNotPresent"
 
 
 def task_pod_name(taskrun: str, attempt: int) -> str:
@@ -167,7 +177,11 @@ def _common_pod_spec() -> dict[str, Any]:
 
 
 def _volume_key(volume: ChannelVolume) -> tuple[str, str]:
-    return ("pvc", volume.claim_name) if volume.claim_name is not None else ("host", volume.host_path or "")
+    if volume.claim_name is not None:
+        return ("pvc", volume.claim_name)
+    if volume.nfs_server is not None:
+        return ("nfs", f"{volume.nfs_server}:{volume.nfs_path}")
+    return ("host", volume.host_path or "")
 
 
 def _dns_part(text: str) -> str:
@@ -177,7 +191,7 @@ def _dns_part(text: str) -> str:
 
 
 def shared_volumes(mounts: Sequence[ChannelMount]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Pure: one pod volume per distinct claim or host directory, and one volumeMount per channel.
+    """Pure: one pod volume per distinct claim, NFS export or host directory, and one volumeMount per channel.
 
     Why shared: the kubelet hangs a pod in ContainerCreating when two of its volumes name the same claim, and
     chained runs often read one folder of the workspace claim while writing another. Read-only-ness is then
@@ -193,8 +207,9 @@ def shared_volumes(mounts: Sequence[ChannelMount]) -> tuple[list[dict[str, Any]]
             keys[key] = f"v{len(keys)}-{_dns_part(key[1].rsplit('/', 1)[-1])}"[:MAX_NAME].rstrip("-")
             sources[key] = channel.volume
             read_only[key] = True
-        read_only[key] = read_only[key] and channel.read_only
-        mount: dict[str, Any] = {"name": keys[key], "mountPath": channel.mounted_path, "readOnly": channel.read_only}
+        mount_read_only = channel.read_only or channel.volume.read_only
+        read_only[key] = read_only[key] and mount_read_only
+        mount: dict[str, Any] = {"name": keys[key], "mountPath": channel.mounted_path, "readOnly": mount_read_only}
         if channel.volume.sub_path:
             mount["subPath"] = channel.volume.sub_path
         volume_mounts.append(mount)
@@ -208,7 +223,7 @@ def build_task_pod(plan: PodPlan, *, transformers: Sequence[PodTransformer] = ()
     container: dict[str, Any] = {
         "name": MAIN_CONTAINER,
         "image": plan.image,
-        "imagePullPolicy": "IfNotPresent",
+        "imagePullPolicy": plan.image_pull_policy,
         "env": [{"name": name, "value": value} for name, value in plan.env],
         "volumeMounts": mounts,
         "securityContext": restricted_security_context(),

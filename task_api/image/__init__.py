@@ -53,7 +53,7 @@ from task_api.image.inspect import (
 from task_api.image.limits import InspectionLimits
 from task_api.image.local import inspect_local_image
 from task_api.image.manifest import LABEL
-from task_api.image.reference import ImageReference, parse_reference
+from task_api.image.reference import ImageReference, parse_reference, registry_mismatch, registry_url_host
 from task_api.image.settings import InspectionSettings
 
 __all__ = [
@@ -91,4 +91,6 @@ __all__ = [
     "inspect_image_async",
     "inspect_local_image",
     "parse_reference",
+    "registry_mismatch",
+    "registry_url_host",
 ]

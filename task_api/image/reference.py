@@ -21,7 +21,15 @@ from dataclasses import dataclass, replace
 
 from task_api.image.errors import InvalidReference
 
-__all__ = ["DOCKER_HUB", "ImageReference", "is_loopback_host", "parse_reference", "split_host_port"]
+__all__ = [
+    "DOCKER_HUB",
+    "ImageReference",
+    "is_loopback_host",
+    "parse_reference",
+    "registry_mismatch",
+    "registry_url_host",
+    "split_host_port",
+]
 
 DOCKER_HUB = "docker.io"
 _DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
@@ -131,6 +139,20 @@ def parse_reference(reference: str) -> ImageReference:
     if tag is None and digest is None:
         tag = "latest"
     return ImageReference(registry=registry, repository=repository, tag=tag, digest=digest)
+
+
+def registry_url_host(url: str) -> str:
+    """The registry a ``registryUrl`` (the guide's spelling: a host, often with a scheme or a project path, such as
+    ``https://registry.example.org/project``) names: its host and port, Docker Hub's aliases as ``docker.io``. Pure."""
+    host = url.strip().split("://", 1)[-1].split("/", 1)[0]
+    return DOCKER_HUB if host.lower() in _DOCKER_HUB_ALIASES else host
+
+
+def registry_mismatch(image: str, registry_url: str) -> tuple[str, str] | None:
+    """``(image's registry, registryUrl's)`` when ``registry_url`` names another registry than ``image``'s; None
+    when they agree. Pure; raises :class:`InvalidReference` for a malformed image."""
+    have, want = parse_reference(image).registry, registry_url_host(registry_url)
+    return None if have == want else (have, want)
 
 
 def split_host_port(host: str) -> tuple[str, int | None]:

@@ -5,7 +5,8 @@ creates hundreds of pods per second at most and spends its time in the API serve
 
 Public surface:
 
-* :class:`ClusterAccess` — where the API server is and how to authenticate (kubeconfig or in-cluster).
+* :class:`ClusterAccess` — where the API server is and how to authenticate, as the `kubernetes` package's
+  configuration loader reads it (kubeconfigs of every kind, exec plugins, OIDC, in-cluster): docs/cluster-access.md.
 * :class:`KubeClient` — get, list, create, merge-patch, delete, status patches.
 * :mod:`task_api.kube.errors` — :class:`KubeApiError` and its subclasses.
 """

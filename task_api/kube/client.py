@@ -61,8 +61,7 @@ class KubeClient:
         """``transport`` replaces the network (tests pass a fake API server, ``tests/fakes/kube_api.py``)."""
         self.access = access
         self._http = httpx.AsyncClient(
-            base_url=access.server,
-            verify=access.ssl_context() if transport is None else False,
+            **access.httpx_options(verify=transport is None),  # server, TLS, proxy, refreshed credentials
             transport=transport,
             # One multiplexed connection: a third of HTTP/1.1's client CPU per request (bench/scale_client.py).
             http2=transport is None,
@@ -84,9 +83,6 @@ class KubeClient:
 
     def _headers(self, content_type: str | None = None) -> dict[str, str]:
         headers: dict[str, str] = {}
-        token = self.access.bearer_token()
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
         if content_type:
             headers["Content-Type"] = content_type
         return headers

@@ -80,9 +80,7 @@ class TaskRunApi:
         self.access = access
         self.kube = KubeClient(access, user_agent="task-api-airflow")
         # Log streams stay open for as long as the container runs: no read time-out there.
-        self._stream = httpx.AsyncClient(
-            base_url=access.server, verify=access.ssl_context(), timeout=httpx.Timeout(30.0, read=None)
-        )
+        self._stream = httpx.AsyncClient(**access.httpx_options(), timeout=httpx.Timeout(30.0, read=None))
 
     @classmethod
     def connect(cls, *, kubeconfig: str | None = None, context: str | None = None) -> TaskRunApi:
@@ -215,16 +213,12 @@ class TaskRunApi:
         except NotFound:
             return None
 
-    def _headers(self) -> dict[str, str]:
-        token = self.access.bearer_token()
-        return {"Authorization": f"Bearer {token}"} if token else {}
-
     async def follow_logs(self, namespace: str, pod: str, emit: Callable[[str], None]) -> None:
         """I/O: pass each line of the main container's log to ``emit`` until the container ends."""
         path = core_path("pods", namespace, pod, "log")
         params = {"container": MAIN_CONTAINER, "follow": "true"}
         try:
-            async with self._stream.stream("GET", path, params=params, headers=self._headers()) as response:
+            async with self._stream.stream("GET", path, params=params) as response:
                 if response.status_code >= 400:
                     body = (await response.aread()).decode(errors="replace")[:300]
                     emit(f"(log of pod {pod} not readable: HTTP {response.status_code} {body})")
@@ -238,7 +232,7 @@ class TaskRunApi:
         """I/O: the whole log of the main container, or None when there is none (pod gone)."""
         path = core_path("pods", namespace, pod, "log")
         try:
-            response = await self._stream.get(path, params={"container": MAIN_CONTAINER}, headers=self._headers())
+            response = await self._stream.get(path, params={"container": MAIN_CONTAINER})
         except httpx.HTTPError:
             return None
         return response.text if response.status_code < 400 else None
@@ -259,7 +253,7 @@ class TaskRunApi:
         }
         path = taskrun_path(namespace)
         try:
-            async with self._stream.stream("GET", path, params=params, headers=self._headers()) as response:
+            async with self._stream.stream("GET", path, params=params) as response:
                 if response.status_code >= 400:
                     body = (await response.aread()).decode(errors="replace")[:300]
                     status = response.status_code

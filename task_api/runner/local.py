@@ -4,12 +4,13 @@
 
 1. read the task file and fill ``{{ env.NAME }}`` placeholders (an unset variable is an error naming it);
 2. find the image in the engine, or pull it (credentials from the task's ``config`` or the Docker client
-   config; ``--no-pull`` makes a missing image an error);
+   config; ``config.imagePullPolicy`` as on Kubernetes; ``--no-pull`` makes a missing image an error);
 3. read the template from the image's ``processing-container.json`` unless the task has it inline;
 4. merge and validate (:func:`task_api.core.merge.resolve`);
-5. check the bindings can be mounted here: host directories only, inputs must exist, outputs must be
-   directories or not exist yet, and the container's user must be able to read the inputs and write the
-   outputs (it has no ``CAP_DAC_OVERRIDE``: not even root passes over permission bits);
+5. check the bindings can be mounted here: host directories (inputs must exist, outputs must be directories or
+   not exist yet, and the container's user must be able to read the inputs and write the outputs: it has no
+   ``CAP_DAC_OVERRIDE``, not even root passes over permission bits) or NFS exports (mounted by the engine; not
+   measurable here);
 6. measure the inputs that carry scale rules and compute memory (:func:`task_api.core.scale.compute_resources`);
 7. build the container configuration (:func:`task_api.runner.plan.container_config`).
 
@@ -36,7 +37,14 @@ from typing import Any
 from task_api.core.legacy import check_task as check_legacy_task
 from task_api.core.merge import resolve
 from task_api.core.scale import compute_resources
-from task_api.image import SPEC_PATH, Credentials, InspectionCache, inspect_local_image, parse_reference
+from task_api.image import (
+    SPEC_PATH,
+    Credentials,
+    InspectionCache,
+    inspect_local_image,
+    parse_reference,
+    registry_mismatch,
+)
 from task_api.image.cache import CacheEntry
 from task_api.image.inspect import parse_spec_bytes
 from task_api.legacy import prepare_docker as prepare_legacy_docker
@@ -159,13 +167,31 @@ def _credentials(task: Task) -> Credentials | None:
     return Credentials.from_docker_config(parse_reference(task.image).registry)
 
 
+def _check_registry_url(task: Task, *, source: str, text: str) -> None:
+    """``config.registryUrl``, when given, must name the image's registry (as the Airflow operator requires)."""
+    url = getattr(task.config, "registryUrl", None)
+    mismatch = registry_mismatch(task.image, url) if url else None
+    if mismatch is not None:
+        line, column = line_column(text, locate(text, ("config", "registryUrl")))
+        problem = Problem(path="config.registryUrl", message=f"the image is in registry {mismatch[0]!r}",
+                          given=repr(mismatch[1]), allowed=f"{mismatch[0]!r}, or leave registryUrl out",
+                          line=line, column=column)  # fmt: skip
+        raise TaskNotRunnable(source, [problem])
+
+
 def _ensure_image(
     engine: Engine, task: Task, *, pull: bool, report: Report, on_pull: PullProgress | None
 ) -> dict[str, Any]:
-    info = engine.image_inspect(task.image)
+    """The image's engine inspection, pulled first as ``config.imagePullPolicy`` says (default IfNotPresent)."""
+    policy = getattr(task.config, "imagePullPolicy", None) or "IfNotPresent"
+    info = engine.image_inspect(task.image) if policy != "Always" else None
     if info is not None:
         return info
+    if policy == "Never":
+        raise ImageMissing(f"{task.image}: not in the local Docker engine, and config.imagePullPolicy is Never")
     if not pull:
+        if policy == "Always":
+            raise ImageMissing(f"{task.image}: config.imagePullPolicy is Always, and --no-pull forbids pulling")
         raise ImageMissing(f"{task.image}: not in the local Docker engine, and --no-pull forbids pulling it")
     report(f"pulling {task.image}")
     engine.pull(task.image, credentials=_credentials(task), on_progress=on_pull)
@@ -260,13 +286,32 @@ def _check_bindings(
     for channel in resolved.channels:
         loc = _binding_loc(task, channel)
         host = channel.source.host_path
+        nfs = channel.source.nfs
+        if nfs is not None:
+            # Mounted by the engine (an NFS volume of its local driver), not by this process.
+            if channel.scale_rule is not None:
+                problem(
+                    loc,
+                    f"input {channel.name!r} has a scale rule, and an NFS export is mounted by the engine, not "
+                    "here: the Docker runner cannot measure it",
+                    channel.source.describe(),
+                    "volume_source.host_path, or run it on Kubernetes (the operator measures NFS inputs)",
+                )
+            elif nfs.readOnly and not channel.read_only:
+                problem(
+                    (*loc, "nfs", "readOnly"),
+                    f"output {channel.name!r} is written to: its NFS export cannot be bound readOnly",
+                    "true",
+                    "false, or bind the channel as an input",
+                )
+            continue
         if host is None:
             problem(
                 loc,
-                f"the Docker runner mounts host directories; channel {channel.name!r} is bound to "
+                f"the Docker runner mounts host directories and NFS exports; channel {channel.name!r} is bound to "
                 f"{channel.source.describe()}",
                 channel.source.kind,
-                "volume_source.host_path (an existing directory for inputs)",
+                "volume_source.host_path (an existing directory for inputs) or volume_source.nfs",
             )
             continue
         path = Path(host)
@@ -332,6 +377,7 @@ def prepare(
     source = str(task_file)
     for warning in parse_warnings:
         report(f"warning: {warning.format(source)}")
+    _check_registry_url(task, source=source, text=text)
     info = _ensure_image(engine, task, pull=options.pull, report=report, on_pull=on_pull)
     container = None
     if isinstance(task.taskTemplate, str):
@@ -351,7 +397,10 @@ def prepare(
     host_paths, missing_outputs = _check_bindings(
         task, resolved, source=source, text=text, user=user, capabilities=capabilities
     )
-    check_legacy_task(resolved, source=source)  # legacy (pre-Task-API) images only: docs/migrating-legacy.md
+    layout = check_legacy_task(resolved, source=source)  # legacy (pre-Task-API) images only: docs/migrating-legacy.md
+    if layout is not None and not {layout.input, layout.output} <= set(host_paths):
+        staged = "a legacy image's channels are staged on this machine: bind them to host directories"
+        raise TaskNotRunnable(source, [Problem(path="inputs", message=staged, allowed="volume_source.host_path")])
 
     pairs = []
     rule_memory: dict[str, int] = {}
@@ -439,7 +488,10 @@ def start(prepared: Prepared, *, engine: Engine, options: RunOptions, docker_hos
     path = options.record_path or (options.record_dir / record_name(record.id))
     try:
         write_record(record, path)
-        engine.start_container(container_id)
+        try:
+            engine.start_container(container_id)
+        except EngineError as exc:
+            raise _nfs_start_error(prepared, exc) or exc from None
     except BaseException:
         # No container without a record, and no record of a container that never ran.
         engine.remove_container(container_id, force=True)
@@ -450,6 +502,16 @@ def start(prepared: Prepared, *, engine: Engine, options: RunOptions, docker_hos
                 raise RecordError(f"{path}: cannot remove the record of a failed start: {exc.strerror}") from None
         raise
     return record, path
+
+
+def _nfs_start_error(prepared: Prepared, exc: EngineError) -> EngineError | None:
+    """A start that failed mounting an NFS channel, said in the task's terms (None for any other failure)."""
+    nfs = [c for c in prepared.task.channels if c.source.nfs is not None]
+    if not nfs or "mount" not in str(exc):
+        return None
+    exports = ", ".join(f"channel {c.name!r} ({c.source.describe()})" for c in nfs)
+    hint = " (the engine's host kernel has no NFS client)" if "no such device" in str(exc) else ""
+    return EngineError(f"the Docker engine could not mount the NFS export of {exports}{hint}: {exc}", status=exc.status)
 
 
 def engine_for(docker_host: str | None = None) -> DockerEngine:

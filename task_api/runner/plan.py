@@ -3,9 +3,10 @@
 The mapping mirrors what the Kubernetes operator builds for a pod, so a task behaves the same in both places:
 
 * ``command`` replaces the image's entrypoint (Kubernetes' ``command``), and the image's ``CMD`` is then not
-  used; no command runs the image's own entrypoint and command;
+  used; no command, or an empty one (``[]``, which a pod treats as none), runs the image's own entrypoint and command;
 * inputs are bind mounts, read-only; outputs read-write. Bind *mounts* (not ``Binds``) are used because the
-  engine refuses a missing source instead of silently creating it as root;
+  engine refuses a missing source instead of silently creating it as root. A channel bound to an NFS export is a
+  volume of the engine's ``local`` driver that mounts it (as a pod's ``nfs`` volume does on its node);
 * ``limits.memory`` is the memory limit (swap disabled: ``MemorySwap`` = limit, as in a pod),
   ``requests.memory`` the soft reservation; ``limits.cpu`` caps CPU time (``NanoCpus``), ``requests.cpu``
   sets the relative weight (``CpuShares``, 1024 per CPU as the kubelet computes it);
@@ -28,7 +29,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from task_api.spec.quantity import parse_quantity
-from task_api.spec.resolved import ComputedResources, ResolvedTask
+from task_api.spec.resolved import ComputedResources, ResolvedChannel, ResolvedTask
 
 __all__ = [
     "GPU_RESOURCE",
@@ -85,6 +86,27 @@ def _gpus(requests: Mapping[str, str], limits: Mapping[str, str]) -> list[dict[s
     return [{"Driver": "nvidia", "Count": count, "Capabilities": [["gpu"]]}]
 
 
+def nfs_mount(channel: ResolvedChannel) -> dict[str, Any]:
+    """The mount of a channel bound to an NFS export: an anonymous volume of the engine's ``local`` driver that
+    mounts ``server:path[/subPath]`` (removed with the container). Pure."""
+    source = channel.source
+    assert source.nfs is not None
+    read_only = channel.read_only or source.nfs.readOnly
+    device = source.nfs.path.rstrip("/") + (f"/{source.subPath}" if source.subPath else "")
+    options = {
+        "type": "nfs",
+        "o": f"addr={source.nfs.server},{'ro' if read_only else 'rw'}",
+        "device": f":{device or '/'}",
+    }
+    # The engine refuses ReadOnly on an anonymous volume; an input's export is mounted read-only ("ro") instead, so
+    # the kernel refuses writes to it just the same.
+    return {
+        "Type": "volume",
+        "Target": channel.mounted_path,
+        "VolumeOptions": {"NoCopy": True, "DriverConfig": {"Name": "local", "Options": options}},
+    }
+
+
 def container_config(
     task: ResolvedTask,
     *,
@@ -111,8 +133,10 @@ def container_config(
             "Target": channel.mounted_path,
             "ReadOnly": channel.read_only,
         }
-        for channel in task.channels
         if channel.name in host_paths
+        else nfs_mount(channel)
+        for channel in task.channels
+        if channel.name in host_paths or channel.source.nfs is not None
     ]
     host: dict[str, Any] = {
         "Mounts": mounts,
@@ -156,7 +180,7 @@ def container_config(
         "Tty": False,
         "OpenStdin": False,
     }
-    if task.command is not None:
+    if task.command:  # an empty command is no command, as in a pod
         config["Entrypoint"] = list(task.command)
         config["Cmd"] = None
     if user:

@@ -1,9 +1,9 @@
 """task.json → a TaskRun, for ``task-api run --mode k8s``. Pure.
 
 The same file that runs with Docker runs on Kubernetes, as far as Kubernetes can honour it: channels bound to
-PersistentVolumeClaims (with ``subPath``) or to host paths (which the operator refuses unless its administrator
-allows the root), env, command and resources overrides, pull secrets, labels and annotations. What a TaskRun cannot
-express is an error that says so, before anything is created.
+PersistentVolumeClaims or NFS exports (with ``subPath`` and ``readOnly``) or to host paths (which the operator
+refuses unless its administrator allows the root), env, command and resources overrides, pull secrets and policy,
+labels and annotations. What a TaskRun cannot express is an error that says so, before anything is created.
 """
 
 from __future__ import annotations
@@ -33,32 +33,43 @@ def _binding(side: str, index: int, binding: ChannelBinding, problems: list[Prob
                 severity=Severity.WARNING,
             )
         )
-    if source.persistentVolumeClaim is not None:
-        pvc: dict[str, Any] = {"claimName": source.persistentVolumeClaim.claimName}
+    if source.persistentVolumeClaim is not None or source.nfs is not None:
+        if source.persistentVolumeClaim is not None:
+            kind = "persistentVolumeClaim"
+            bound: dict[str, Any] = {"claimName": source.persistentVolumeClaim.claimName}
+            read_only = source.persistentVolumeClaim.readOnly
+        else:
+            assert source.nfs is not None
+            kind = "nfs"
+            bound = {"server": source.nfs.server, "path": source.nfs.path}
+            read_only = source.nfs.readOnly
         if source.subPath:
-            pvc["subPath"] = source.subPath
-        return {"name": binding.name, "persistentVolumeClaim": pvc}
-    if source.host_path is not None:
-        if not source.host_path.startswith("/"):
-            problems.append(
-                Problem(
-                    f"{where}.host_path",
-                    "a host path on Kubernetes names a directory on the node and must be absolute",
-                    given=repr(source.host_path),
-                    allowed="an absolute path under a root the operator allows, or a persistentVolumeClaim",
+            bound["subPath"] = source.subPath
+        if read_only:
+            if side == "outputs":
+                problems.append(
+                    Problem(
+                        f"{where}.{kind}.readOnly",
+                        "an output channel is written to: its volume cannot be bound readOnly",
+                        given="true",
+                        allowed="false, or bind the channel as an input",
+                    )
                 )
+                return None
+            bound["readOnly"] = True
+        return {"name": binding.name, kind: bound}
+    host = source.host_path or ""  # the only kind left
+    if not host.startswith("/"):
+        problems.append(
+            Problem(
+                f"{where}.host_path",
+                "a host path on Kubernetes names a directory on the node and must be absolute",
+                given=repr(host),
+                allowed="an absolute path under a root the operator allows, or a persistentVolumeClaim",
             )
-            return None
-        return {"name": binding.name, "hostPath": {"path": source.host_path}}
-    problems.append(
-        Problem(
-            where,
-            "this kind of volume cannot be bound by a TaskRun",
-            given=source.kind,
-            allowed="persistentVolumeClaim (with subPath) or host_path",
         )
-    )
-    return None
+        return None
+    return {"name": binding.name, "hostPath": {"path": host}}
 
 
 def taskrun_from_task(
@@ -99,6 +110,8 @@ def taskrun_from_task(
     if isinstance(config, K8sConfig):
         if config.imagePullSecrets:
             spec["imagePullSecrets"] = [{"name": s} for s in config.imagePullSecrets]
+        if config.imagePullPolicy:
+            spec["imagePullPolicy"] = config.imagePullPolicy
         if config.labels:
             metadata["labels"] = dict(config.labels)
         if config.annotations:

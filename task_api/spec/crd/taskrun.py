@@ -70,6 +70,14 @@ class TaskRunReason(StrEnum):
     POD_SECURITY_REJECTED = "PodSecurityRejected"
 
 
+class ImagePullPolicy(StrEnum):
+    """When the node pulls the task's image (Kubernetes' container imagePullPolicy)."""
+
+    ALWAYS = "Always"
+    IF_NOT_PRESENT = "IfNotPresent"
+    NEVER = "Never"
+
+
 class PvcSource(CrdModel):
     """A PersistentVolumeClaim in the TaskRun's namespace, optionally a directory inside it."""
 
@@ -79,6 +87,35 @@ class PvcSource(CrdModel):
         max_length=1024,
         description="Directory inside the claim (relative, no '..').",
         json_schema_extra=_cel(*_SUBPATH_RULES),
+    )
+    read_only: bool | None = Field(
+        default=None, description="Mount the claim read-only (inputs always are; an output cannot be)."
+    )
+
+
+class NfsSource(CrdModel):
+    """An NFS export, mounted by the node (the pod's ``nfs`` volume), optionally a directory inside it."""
+
+    server: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[^\s/]+$",
+        description="Host name or IP address of the NFS server.",
+    )
+    path: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="Exported path on the server (absolute).",
+        json_schema_extra=_cel({"rule": "self.startsWith('/')", "message": "nfs.path must be absolute"}),
+    )
+    sub_path: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Directory inside the export (relative, no '..').",
+        json_schema_extra=_cel(*_SUBPATH_RULES),
+    )
+    read_only: bool | None = Field(
+        default=None, description="Mount the export read-only (inputs always are; an output cannot be)."
     )
 
 
@@ -103,8 +140,15 @@ class FromTaskRun(CrdModel):
     output: str = Field(min_length=1, max_length=63, pattern=CHANNEL_NAME, description="Its output channel.")
 
 
-_ONE_SOURCE_IN = "[has(self.persistentVolumeClaim), has(self.hostPath), has(self.fromTaskRun)].filter(x, x).size() == 1"
-_ONE_SOURCE_OUT = "!(has(self.persistentVolumeClaim) && has(self.hostPath))"
+_ONE_SOURCE_IN = (
+    "[has(self.persistentVolumeClaim), has(self.hostPath), has(self.fromTaskRun), has(self.nfs)]"
+    ".filter(x, x).size() == 1"
+)
+_ONE_SOURCE_OUT = "[has(self.persistentVolumeClaim), has(self.hostPath), has(self.nfs)].filter(x, x).size() <= 1"
+_WRITABLE_OUT = (
+    "!(has(self.persistentVolumeClaim) && has(self.persistentVolumeClaim.readOnly) "
+    "&& self.persistentVolumeClaim.readOnly) && !(has(self.nfs) && has(self.nfs.readOnly) && self.nfs.readOnly)"
+)
 
 
 class InputBinding(CrdModel):
@@ -114,7 +158,7 @@ class InputBinding(CrdModel):
         "json_schema_extra": _cel(
             {
                 "rule": _ONE_SOURCE_IN,
-                "message": "an input needs exactly one of persistentVolumeClaim, hostPath or fromTaskRun",
+                "message": "an input needs exactly one of persistentVolumeClaim, hostPath, fromTaskRun or nfs",
             }
         )
     }
@@ -123,6 +167,7 @@ class InputBinding(CrdModel):
     persistent_volume_claim: PvcSource | None = Field(default=None, description="Read the channel from a PVC.")
     host_path: HostPathSource | None = Field(default=None, description="Read from an allowed node directory.")
     from_task_run: FromTaskRun | None = Field(default=None, description="Read an upstream TaskRun's output.")
+    nfs: NfsSource | None = Field(default=None, description="Read the channel from an NFS export.")
 
 
 class OutputBinding(CrdModel):
@@ -132,18 +177,20 @@ class OutputBinding(CrdModel):
         "json_schema_extra": _cel(
             {
                 "rule": _ONE_SOURCE_OUT,
-                "message": "an output takes persistentVolumeClaim or hostPath, not both",
+                "message": "an output takes one of persistentVolumeClaim, hostPath or nfs",
             },
             {
-                "rule": "has(self.persistentVolumeClaim) || has(self.hostPath)",
-                "message": "an output needs persistentVolumeClaim or hostPath (omit it to use the workspace)",
+                "rule": "has(self.persistentVolumeClaim) || has(self.hostPath) || has(self.nfs)",
+                "message": "an output needs persistentVolumeClaim, hostPath or nfs (omit it to use the workspace)",
             },
+            {"rule": _WRITABLE_OUT, "message": "an output cannot be written to a volume bound readOnly"},
         )
     }
 
     name: str = Field(min_length=1, max_length=63, pattern=CHANNEL_NAME, description="Template output channel name.")
     persistent_volume_claim: PvcSource | None = Field(default=None, description="Write the channel to a PVC.")
     host_path: HostPathSource | None = Field(default=None, description="Write to an allowed node directory.")
+    nfs: NfsSource | None = Field(default=None, description="Write the channel to an NFS export.")
 
 
 class EnvOverride(CrdModel):
@@ -183,7 +230,8 @@ class RetryPolicy(CrdModel):
 
 _ONE_RUN = (
     "cannot change once the TaskRun exists: a TaskRun is one run. To run with other values, create a TaskRun with "
-    "a new name (with GitOps, change metadata.name, e.g. add a suffix) or delete this one first"
+    "a new name (with GitOps, change metadata.name, e.g. add a suffix) or delete this one first (Argo CD: sync "
+    "option Replace=true; Flux: spec.force: true)"
 )
 _IMMUTABLE = {"rule": "self == oldSelf", "message": f"is immutable: it {_ONE_RUN}"}
 #: Fields that may still change on a running TaskRun: stopping it, and how long to keep or wait for it.
@@ -231,6 +279,9 @@ class TaskRunSpec(CrdModel):
     )
     image_pull_secrets: list[LocalObjectReference] = Field(
         default_factory=list, description="dockerconfigjson Secrets for reading and pulling the image."
+    )
+    image_pull_policy: ImagePullPolicy | None = Field(
+        default=None, description="The task container's imagePullPolicy (default IfNotPresent)."
     )
     registry_credentials_secret: LocalObjectReference | None = Field(
         default=None,
@@ -320,6 +371,8 @@ class OutputLocation(CrdStatusModel):
     claim_name: str | None = Field(default=None, description="PVC holding the data.")
     sub_path: str | None = Field(default=None, description="Directory inside the PVC.")
     host_path: str | None = Field(default=None, description="Node directory holding the data.")
+    nfs_server: str | None = Field(default=None, description="NFS server holding the data.")
+    nfs_path: str | None = Field(default=None, description="Its exported path (the data is at subPath inside it).")
 
 
 class UpstreamRef(CrdStatusModel):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from task_api.core.taskrun.from_task import host_paths, taskrun_from_task, taskrun_name
+from task_api.spec.crd.taskrun import TaskRunResource
 from task_api.spec.errors import SpecError
 from task_api.spec.load import parse_task
 from task_api.spec.task import Task
@@ -89,3 +90,32 @@ def test_names_are_dns_labels(name: str) -> None:
     assert len(made) <= 63
     assert made == made.lower() and made[0].isalnum() and made[-1].isalnum()
     assert taskrun_name(name, unique="2") != made
+
+
+def test_nfs_bindings_and_read_only_claims_carry_over() -> None:
+    doc = {
+        **BASE,
+        "inputs": [
+            {"name": "in", "volume_source": {"nfs": {"server": "nfs.example", "path": "/exports"}, "subPath": "a"}},
+            {"name": "atlas", "volume_source": {"persistentVolumeClaim": {"claimName": "atlas", "readOnly": True}}},
+        ],
+        "outputs": [{"name": "out", "volume_source": {"nfs": {"server": "10.0.0.9", "path": "/results"}}}],
+        "config": {"type": "k8s", "imagePullPolicy": "Always"},
+    }
+    body, _ = taskrun_from_task(task(doc), name="n", namespace="ns", source="t")
+    assert body["spec"]["inputs"] == [
+        {"name": "in", "nfs": {"server": "nfs.example", "path": "/exports", "subPath": "a"}},
+        {"name": "atlas", "persistentVolumeClaim": {"claimName": "atlas", "readOnly": True}},
+    ]
+    assert body["spec"]["outputs"] == [{"name": "out", "nfs": {"server": "10.0.0.9", "path": "/results"}}]
+    assert body["spec"]["imagePullPolicy"] == "Always"
+    TaskRunResource.model_validate(body)  # the CRD's model accepts it
+
+
+@pytest.mark.parametrize("kind", ["persistentVolumeClaim", "nfs"])
+def test_an_output_on_a_read_only_volume_is_an_error(kind: str) -> None:
+    volume = {"claimName": "res"} if kind == "persistentVolumeClaim" else {"server": "s", "path": "/e"}
+    doc = {**BASE, "outputs": [{"name": "out", "volume_source": {kind: {**volume, "readOnly": True}}}]}
+    with pytest.raises(SpecError) as err:
+        taskrun_from_task(task(doc), name="n", namespace="ns", source="t")
+    assert [p.path for p in err.value.errors] == [f"outputs[0].volume_source.{kind}.readOnly"]

@@ -22,6 +22,9 @@ from tests.unit.core.golden_support import assert_golden
 
 OWNER = Owner(name="hello", namespace="team-a", uid="0f6c1b5e-1111-2222-3333-444455556666")
 
+NFS_A = ChannelVolume(nfs_server="nfs.example", nfs_path="/exports", sub_path="a")
+NFS_B = ChannelVolume(nfs_server="nfs.example", nfs_path="/exports", sub_path="b")
+
 PLANS = {
     "minimal": PodPlan(owner=OWNER, attempt=1, image="reg/hello@sha256:" + "a" * 64, command=None, env=[], mounts=[]),
     "pvc-and-workspace": PodPlan(
@@ -46,6 +49,19 @@ PLANS = {
         labels={"team": "a"},
         annotations={"note": "x"},
         template="checksum",
+    ),
+    "nfs-and-read-only-claim": PodPlan(
+        owner=OWNER,
+        attempt=1,
+        image="hello:latest",
+        command=None,
+        env=[],
+        mounts=[
+            ChannelMount("in", "/in", NFS_A, read_only=True),
+            ChannelMount("ref", "/ref", ChannelVolume(claim_name="atlas", read_only=True), read_only=True),
+            ChannelMount("out", "/out", NFS_B, read_only=False),
+        ],
+        image_pull_policy="Always",
     ),
     "host-paths": PodPlan(
         owner=OWNER,

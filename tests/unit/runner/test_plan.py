@@ -62,11 +62,34 @@ def test_mounts_env_command_labels_and_user() -> None:
     assert config["Tty"] is False and plan.notes == []
 
 
-def test_no_command_keeps_the_images_own_and_no_user_keeps_the_images_user() -> None:
+@pytest.mark.parametrize("command", [None, []], ids=["none", "empty"])
+def test_no_command_keeps_the_images_own_and_no_user_keeps_the_images_user(command: list[str] | None) -> None:
+    # An empty command is no command, as in a pod (the kubelet runs the image's ENTRYPOINT and CMD).
     config = container_config(
-        task(command=None), image="i", resources=computed({}, {}), host_paths=PATHS, user=None
+        task(command=command), image="i", resources=computed({}, {}), host_paths=PATHS, user=None
     ).config
     assert "Entrypoint" not in config and "Cmd" not in config and "User" not in config
+
+
+def test_nfs_channels_are_volumes_of_the_local_driver() -> None:
+    nfs_in = VolumeSource.model_validate({"nfs": {"server": "nfs.example", "path": "/exports/"}, "subPath": "a/b"})
+    nfs_out = VolumeSource.model_validate({"nfs": {"server": "10.0.0.9", "path": "/"}})
+    resolved = task(
+        inputs=[ResolvedChannel(name="in", mounted_path="/data/in", source=nfs_in, read_only=True)],
+        outputs=[ResolvedChannel(name="out", mounted_path="/data/out", source=nfs_out, read_only=False)],
+    )
+    mounts = container_config(resolved, image="i", resources=computed({}, {}), host_paths={}, user=None).config[
+        "HostConfig"
+    ]["Mounts"]
+
+    def driver(options: dict[str, str]) -> dict[str, Any]:
+        return {"NoCopy": True, "DriverConfig": {"Name": "local", "Options": {"type": "nfs", **options}}}
+
+    assert mounts == [
+        {"Type": "volume", "Target": "/data/in",
+         "VolumeOptions": driver({"o": "addr=nfs.example,ro", "device": ":/exports/a/b"})},
+        {"Type": "volume", "Target": "/data/out", "VolumeOptions": driver({"o": "addr=10.0.0.9,rw", "device": ":/"})},
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
