@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from task_api.spec._base import Collector, Finding
 from task_api.spec._jsonpos import line_column, locate
 from task_api.spec.errors import Problem, Severity, SpecError, format_path
-from task_api.spec.processing_container import ProcessingContainer, Resources
+from task_api.spec.processing_container import ProcessingContainer
 from task_api.spec.task import ChannelBinding, Task
 
 __all__ = [
@@ -513,9 +513,3 @@ def validate_processing_container(value: Any, *, source: str) -> ProcessingConta
 def validate_task(value: Any, *, source: str) -> Task:
     """Validate an already-decoded task value (placeholders are not filled), no positions (pure)."""
     return validate_document(_from_value(value, source=source), Task)
-
-
-def validate_resources(value: Any, *, source: str) -> Resources:
-    """Validate a ``{"requests": …, "limits": …}`` value (the Airflow operator's ``resources``) with the same rules
-    and messages as a template's: unknown keys and resource names are errors. No positions (pure)."""
-    return validate_document(_from_value(value, source=source), Resources)
