@@ -73,9 +73,14 @@ def volume_of_binding(binding: InputBinding | OutputBinding) -> ChannelVolume | 
     """Pure: a binding's own volume (None for ``fromTaskRun``, which names another run's output)."""
     if binding.persistent_volume_claim is not None:
         pvc = binding.persistent_volume_claim
-        return ChannelVolume(claim_name=pvc.claim_name, sub_path=pvc.sub_path or None)
+        return ChannelVolume(claim_name=pvc.claim_name, sub_path=pvc.sub_path or None, read_only=bool(pvc.read_only))
     if binding.host_path is not None:
         return ChannelVolume(host_path=binding.host_path.path)
+    if binding.nfs is not None:
+        nfs = binding.nfs
+        return ChannelVolume(
+            nfs_server=nfs.server, nfs_path=nfs.path, sub_path=nfs.sub_path or None, read_only=bool(nfs.read_only)
+        )
     return None
 
 
@@ -85,6 +90,8 @@ def volume_of_location(location: OutputLocation) -> ChannelVolume | None:
         return ChannelVolume(claim_name=location.claim_name, sub_path=location.sub_path or None)
     if location.host_path:
         return ChannelVolume(host_path=location.host_path)
+    if location.nfs_server and location.nfs_path:
+        return ChannelVolume(nfs_server=location.nfs_server, nfs_path=location.nfs_path, sub_path=location.sub_path)
     return None
 
 
@@ -93,8 +100,10 @@ def location_of_volume(name: str, volume: ChannelVolume) -> OutputLocation:
     return OutputLocation(
         name=name,
         claim_name=volume.claim_name,
-        sub_path=volume.sub_path if volume.claim_name else None,
+        sub_path=volume.sub_path if volume.claim_name or volume.nfs_server else None,
         host_path=volume.host_path,
+        nfs_server=volume.nfs_server,
+        nfs_path=volume.nfs_path,
     )
 
 

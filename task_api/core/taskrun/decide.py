@@ -627,6 +627,7 @@ def _create_pod(step: _Pass, planned: _Planned, attempt: int) -> Decision:
         labels={**labels, **resolved.labels},
         annotations={**annotations, **resolved.annotations},
         template=resolved.template,
+        image_pull_policy=run.spec.image_pull_policy or "IfNotPresent",
     )
     stage = stage_transformer(
         stage_image=step.policy.measure_image, stage_pull_secrets=step.policy.measure_image_pull_secrets

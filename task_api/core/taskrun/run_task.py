@@ -29,6 +29,9 @@ def _volume_source(volume: ChannelVolume) -> dict[str, Any]:
         if volume.sub_path:
             source["subPath"] = volume.sub_path
         return source
+    if volume.nfs_server is not None:
+        nfs = {"nfs": {"server": volume.nfs_server, "path": volume.nfs_path, "readOnly": volume.read_only}}
+        return {**nfs, "subPath": volume.sub_path} if volume.sub_path else nfs
     return {"host_path": volume.host_path}
 
 

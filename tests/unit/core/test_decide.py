@@ -831,3 +831,53 @@ def test_the_short_pass_waits_for_the_attempt_to_be_recorded() -> None:
     assert current_pod(recorded, (pod(attempt=2),)) is None
     settled = run(status={"attempts": 2, "podName": task_pod_name(NAME, 2), "reason": "Pending"})
     assert current_pod(settled, (pod(attempt=2),)) == pod(attempt=2)
+
+
+# -- volumes and pull policy a TaskRun names -------------------------------------------------------------------------
+
+NFS_IN = {"name": "in", "nfs": {"server": "nfs.example", "path": "/exports/a", "subPath": "x", "readOnly": True}}
+NFS_OUT = {"name": "out", "nfs": {"server": "nfs.example", "path": "/exports/b"}}
+RO_CLAIM = {"name": "in", "persistentVolumeClaim": {"claimName": "data", "readOnly": True}}
+
+
+def _task_pod(spec: dict[str, Any]) -> tuple[dict[str, Any], Decision]:
+    decision = decided(run(spec), world())
+    (create,) = decision.actions
+    assert isinstance(create, CreatePod)
+    return dict(create.manifest), decision
+
+
+@pytest.mark.parametrize(
+    ("spec", "volumes", "recorded_out"),
+    [
+        (
+            {"inputs": [NFS_IN], "outputs": [NFS_OUT]},
+            [{"nfs": {"server": "nfs.example", "path": "/exports/a", "readOnly": True}},
+             {"nfs": {"server": "nfs.example", "path": "/exports/b", "readOnly": False}}],
+            {"name": "out", "nfsServer": "nfs.example", "nfsPath": "/exports/b"},
+        ),
+        (
+            {"inputs": [RO_CLAIM], "outputs": [{"name": "out", "persistentVolumeClaim": {"claimName": "results"}}]},
+            [{"persistentVolumeClaim": {"claimName": "data", "readOnly": True}},
+             {"persistentVolumeClaim": {"claimName": "results", "readOnly": False}}],
+            {"name": "out", "claimName": "results"},
+        ),
+    ],
+    ids=["nfs", "read-only-claim"],
+)  # fmt: skip
+def test_bound_volumes_reach_the_pod_and_the_status(
+    spec: dict[str, Any], volumes: list[dict[str, Any]], recorded_out: dict[str, Any]
+) -> None:
+    manifest, decision = _task_pod(spec)
+    task_volumes = [{k: v for k, v in vol.items() if k != "name"} for vol in manifest["spec"]["volumes"]]
+    for expected in volumes:
+        assert expected in task_volumes
+    (out,) = decision.status.outputs
+    assert out.model_dump(by_alias=True, exclude_none=True) == recorded_out
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "IfNotPresent"), ("Always", "Always"), ("Never", "Never")])
+def test_the_pull_policy_reaches_the_task_container(given: str | None, expected: str) -> None:
+    manifest, _ = _task_pod({"imagePullPolicy": given} if given else {})
+    (task,) = [c for c in manifest["spec"]["containers"] if c["name"] == "task"]
+    assert task["imagePullPolicy"] == expected
