@@ -6,10 +6,10 @@ Every key is documented in ``docs/deploy.md``. Parsing is pure (:meth:`OperatorC
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from task_api.core.host_paths import HostPathRefused, check_root
 from task_api.core.taskrun.world import Policy
 from task_api.spec.errors import TaskApiError
 from task_api.spec.quantity import parse_quantity
@@ -71,12 +71,13 @@ class OperatorConfig:
         def items(key: str) -> tuple[str, ...]:
             return tuple(x.strip() for x in env.get(key, "").replace("\n", ",").split(",") if x.strip())
 
-        roots = items("TASK_API_ALLOWED_HOST_PATH_ROOTS")
+        # A trailing '/' is how many people write a directory; anything else odd about a root is refused.
+        roots = tuple(r.rstrip("/") or "/" for r in items("TASK_API_ALLOWED_HOST_PATH_ROOTS"))
         for root in roots:
-            if not root.startswith("/") or posixpath.normpath(root) != root.rstrip("/") or root == "/":
-                raise ConfigError(
-                    f"TASK_API_ALLOWED_HOST_PATH_ROOTS: {root!r} must be an absolute, normalised path other than '/'"
-                )
+            try:
+                check_root(root)
+            except HostPathRefused as refused:
+                raise ConfigError(f"TASK_API_ALLOWED_HOST_PATH_ROOTS: {refused}") from None
         max_memory = env.get("TASK_API_MAX_MEMORY", "16Gi")
         try:
             max_bytes = int(parse_quantity(max_memory))
@@ -93,7 +94,7 @@ class OperatorConfig:
                 f"TASK_API_PENDING_TIMEOUT_SECONDS: {exc}"
             ) from None
         return cls(
-            allowed_host_path_roots=tuple(r.rstrip("/") for r in roots),
+            allowed_host_path_roots=roots,
             workspace_claim=env.get("TASK_API_WORKSPACE_CLAIM", "task-api-workspace") or "task-api-workspace",
             measure_image=env.get("TASK_API_MEASURE_IMAGE", ""),
             measure_image_pull_secrets=items("TASK_API_MEASURE_IMAGE_PULL_SECRETS"),

@@ -5,7 +5,8 @@ Following Tekton's split (resolve → build → create), the controller first re
 
 Every pod is locked down the same way: no privilege escalation, every capability dropped, the RuntimeDefault seccomp
 profile, no service-account token and no service links, ``restartPolicy: Never`` (retries are new attempts, made
-by the operator, each with its own pod), and input channels mounted read-only.
+by the operator, each with its own pod), and input channels mounted read-only. Host paths are only ever read-only
+inputs: an existing directory (``type: Directory``), mounted recursively read-only where the node can.
 """
 
 from __future__ import annotations
@@ -75,8 +76,12 @@ class ChannelVolume:
             return {"persistentVolumeClaim": {"claimName": self.claim_name, "readOnly": read_only}}
         if self.host_path is None:
             raise ValueError("a channel volume needs a claim or a host path")
-        # Inputs must exist; outputs are created on the node when missing.
-        return {"hostPath": {"path": self.host_path, "type": "Directory" if read_only else "DirectoryOrCreate"}}
+        if not read_only:
+            # A writable node directory lets one run plant links that lead the next out of its root
+            # (task_api/core/host_paths.py): the reconciler refuses such runs before a pod is built.
+            raise ValueError("host paths are read-only inputs; outputs go to claims")
+        # An existing directory: nothing is created on the node.
+        return {"hostPath": {"path": self.host_path, "type": "Directory"}}
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,10 @@ def shared_volumes(mounts: Sequence[ChannelMount]) -> tuple[list[dict[str, Any]]
             read_only[key] = True
         read_only[key] = read_only[key] and channel.read_only
         mount: dict[str, Any] = {"name": keys[key], "mountPath": channel.mounted_path, "readOnly": channel.read_only}
+        if channel.volume.host_path is not None and channel.read_only:
+            # Mounts below the node directory (an administrator's bind mount) are read-only too where the kubelet
+            # and runtime can make them so (Linux 5.12+, a runtime with recursive read-only mounts).
+            mount["recursiveReadOnly"] = "IfPossible"
         if channel.volume.sub_path:
             mount["subPath"] = channel.volume.sub_path
         volume_mounts.append(mount)

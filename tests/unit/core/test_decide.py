@@ -343,6 +343,37 @@ def test_invalid_specs_fail_with_the_field_path(case: Case) -> None:
     assert decision.actions == ()
 
 
+ROOTED = replace(POLICY, allowed_host_path_roots=("/data",))
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ({"outputs": [{"name": "out", "hostPath": {"path": "/data/out"}}]},
+         "spec.outputs[0].hostPath.path: outputs cannot go to host paths"),
+        ({"inputs": [{"name": "in", "hostPath": {"path": "/data/a\u202eb"}}]}, "spec.inputs[0].hostPath.path"),
+        ({"inputs": [{"name": "in", "hostPath": {"path": "/data/e\u0301"}}]}, "normal form NFC"),
+        ({"inputs": [{"name": "in", "hostPath": {"path": "/data/" + "n" * 256}}]}, "longer than 255 bytes"),
+    ],
+    ids=["output", "bidi-override", "not-nfc", "long-component"],
+)  # fmt: skip
+def test_host_paths_are_refused_before_any_pod(spec: dict[str, Any], words: str) -> None:
+    decision = decide(run(spec), world(), ROOTED, NOW)
+    assert decision.status.reason == "InvalidSpec"
+    assert decision.actions == ()
+    assert decision.finished
+    assert words in decision.status.conditions[0].message
+
+
+def test_a_host_path_input_under_a_root_is_mounted_read_only() -> None:
+    decision = decide(run({"inputs": [{"name": "in", "hostPath": {"path": "/data/in"}}]}), world(), ROOTED, NOW)
+    manifest = decision.actions[0].manifest  # type: ignore[union-attr]
+    (host,) = [v for v in manifest["spec"]["volumes"] if "hostPath" in v]
+    assert host["hostPath"] == {"path": "/data/in", "type": "Directory"}
+    mount = next(m for m in manifest["spec"]["containers"][0]["volumeMounts"] if m["name"] == host["name"])
+    assert mount["readOnly"] is True and mount["recursiveReadOnly"] == "IfPossible"
+
+
 def test_a_literal_placeholder_in_env_and_command_is_passed_through() -> None:
     decision = decided(
         run({"env": [{"name": "ALGORITHM", "value": "sha256"}, {"name": "EXTRA", "value": "{{ env.HOME }}"}],

@@ -55,7 +55,7 @@ PLANS = {
         env=[],
         mounts=[
             ChannelMount("in", "/in", ChannelVolume(host_path="/srv/data/in"), read_only=True),
-            ChannelMount("out_1", "/out", ChannelVolume(host_path="/srv/data/out"), read_only=False),
+            ChannelMount("out_1", "/out", ChannelVolume(claim_name="results", sub_path="out"), read_only=False),
         ],
     ),
 }
@@ -91,10 +91,27 @@ def test_inputs_are_read_only_and_outputs_writable() -> None:
     assert volumes[mounts["/data/out"]["name"]]["persistentVolumeClaim"]["readOnly"] is False
 
 
-def test_host_path_inputs_must_exist_outputs_are_created() -> None:
+def test_host_path_inputs_must_exist_and_are_recursively_read_only() -> None:
     pod = build_task_pod(PLANS["host-paths"])
-    types = [v["hostPath"]["type"] for v in pod["spec"]["volumes"]]
-    assert types == ["Directory", "DirectoryOrCreate"]
+    (host,) = [v for v in pod["spec"]["volumes"] if "hostPath" in v]
+    assert host["hostPath"]["type"] == "Directory"  # never DirectoryOrCreate: nothing is made on the node
+    (mount,) = [m for m in pod["spec"]["containers"][0]["volumeMounts"] if m["name"] == host["name"]]
+    assert mount["readOnly"] is True and mount["recursiveReadOnly"] == "IfPossible"
+    claim_mounts = [m for m in pod["spec"]["containers"][0]["volumeMounts"] if m["name"] != host["name"]]
+    assert all("recursiveReadOnly" not in m for m in claim_mounts)
+
+
+def test_a_writable_host_path_is_never_built() -> None:
+    plan = PodPlan(
+        owner=OWNER,
+        attempt=1,
+        image="hello:latest",
+        command=None,
+        env=[],
+        mounts=[ChannelMount("out", "/out", ChannelVolume(host_path="/srv/data/out"), read_only=False)],
+    )
+    with pytest.raises(ValueError, match="host paths are read-only inputs"):
+        build_task_pod(plan)
 
 
 def test_measure_pod_mounts_everything_read_only_and_runs_as_non_root() -> None:
