@@ -50,6 +50,11 @@ class OperatorConfig:
     #: The Lease's name, and its namespace (default: the operator's own namespace).
     lease_name: str = "task-api-operator"
     lease_namespace: str = ""
+    #: The uid and gid task containers run as (never 0: root only where ``root_namespaces`` allow it).
+    run_as_user: int = 1000
+    run_as_group: int = 1000
+    #: Namespaces whose TaskRuns may set ``spec.runAsRoot`` (``*``: all).
+    root_namespaces: tuple[str, ...] = ()
 
     def policy(self) -> Policy:
         """Pure: the part of the configuration the reconciler's decisions depend on."""
@@ -61,6 +66,9 @@ class OperatorConfig:
             max_memory_bytes=self.max_memory_bytes,
             upstream_grace_seconds=self.upstream_grace_seconds,
             pending_timeout_seconds=self.pending_timeout_seconds,
+            run_as_user=self.run_as_user,
+            run_as_group=self.run_as_group,
+            root_namespaces=self.root_namespaces,
         )
 
     @classmethod
@@ -93,6 +101,7 @@ class OperatorConfig:
                 f"TASK_API_WORKERS/TASK_API_METRICS_PORT/TASK_API_UPSTREAM_GRACE_SECONDS/"
                 f"TASK_API_PENDING_TIMEOUT_SECONDS: {exc}"
             ) from None
+        run_as_user = _id(env, "TASK_API_RUN_AS_USER")
         return cls(
             allowed_host_path_roots=roots,
             workspace_claim=env.get("TASK_API_WORKSPACE_CLAIM", "task-api-workspace") or "task-api-workspace",
@@ -109,6 +118,9 @@ class OperatorConfig:
             leader_election=_flag(env, "TASK_API_LEADER_ELECTION", default=True),
             lease_name=env.get("TASK_API_LEASE_NAME", "task-api-operator") or "task-api-operator",
             lease_namespace=env.get("TASK_API_LEASE_NAMESPACE", ""),
+            run_as_user=run_as_user,
+            run_as_group=_id(env, "TASK_API_RUN_AS_GROUP", default=run_as_user),
+            root_namespaces=items("TASK_API_ALLOW_ROOT_NAMESPACES"),
         )
 
 
@@ -122,3 +134,17 @@ def _flag(env: Mapping[str, str], key: str, *, default: bool) -> bool:
     if raw in ("false", "no", "0", "off"):
         return False
     raise ConfigError(f"{key}: {raw!r} is not a boolean (allowed: true or false)")
+
+
+def _id(env: Mapping[str, str], key: str, *, default: int = 1000) -> int:
+    """Pure: a uid or gid for task containers: 1 to 2^31-1 (0 is root, which only runAsRoot may ask for)."""
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 1 <= value <= 2**31 - 1:
+        raise ConfigError(f"{key}: {raw!r} is not a non-root id (allowed: 1 to 2147483647)")
+    return value

@@ -95,6 +95,16 @@ class ChannelMount:
 
 
 @dataclass(frozen=True)
+class RunAs:
+    """The non-root identity a task container runs with: its uid and gid, and the pod's ``fsGroup`` (volumes
+    that support ownership management are made group-writable for it, so outputs on claims stay writable)."""
+
+    user: int
+    group: int
+    fs_group: int
+
+
+@dataclass(frozen=True)
 class PodPlan:
     """Everything the task pod of one attempt needs, resolved."""
 
@@ -111,6 +121,8 @@ class PodPlan:
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
     template: str = ""
+    #: None only where the administrator allows root and the run asks for it: the image's own user then.
+    run_as: RunAs | None = None
 
 
 def task_pod_name(taskrun: str, attempt: int) -> str:
@@ -146,6 +158,17 @@ def restricted_security_context(*, run_as_user: int | None = None, run_as_group:
     if run_as_group is not None:
         context["runAsGroup"] = run_as_group
     return context
+
+
+def _task_security_context(run_as: RunAs | None) -> dict[str, Any]:
+    """Pure: the task container's security context — non-root with ``run_as``'s ids (set on the container, not the
+    pod, so a staging init container keeps its own), else the image's user (root allowed)."""
+    if run_as is None:
+        return restricted_security_context()
+    return {
+        **restricted_security_context(run_as_user=run_as.user, run_as_group=run_as.group),
+        "runAsNonRoot": True,
+    }
 
 
 def _pod_shell(*, name: str, owner: Owner, labels: Mapping[str, str], annotations: Mapping[str, str]) -> dict[str, Any]:
@@ -220,7 +243,7 @@ def build_task_pod(plan: PodPlan, *, transformers: Sequence[PodTransformer] = ()
         "imagePullPolicy": "IfNotPresent",
         "env": [{"name": name, "value": value} for name, value in plan.env],
         "volumeMounts": mounts,
-        "securityContext": restricted_security_context(),
+        "securityContext": _task_security_context(plan.run_as),
         # A short reason for the user when the container fails: the tail of its log, as Kubernetes can do.
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
@@ -242,6 +265,9 @@ def build_task_pod(plan: PodPlan, *, transformers: Sequence[PodTransformer] = ()
         annotations=annotations,
     )
     spec = _common_pod_spec()
+    if plan.run_as is not None:
+        # Only where ownership differs: a large claim is not walked again by every pod that mounts it.
+        spec["securityContext"].update({"fsGroup": plan.run_as.fs_group, "fsGroupChangePolicy": "OnRootMismatch"})
     spec["containers"] = [container]
     spec["volumes"] = volumes
     if plan.image_pull_secrets:

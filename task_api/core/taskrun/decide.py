@@ -308,11 +308,12 @@ def _active(step: _Pass) -> Decision:
     _no_cycle(step)
     upstream = _upstream_volumes(step)
     resolved, inputs, outputs = _resolve(step, source, upstream)
+    run_as = _run_as(step)
     _claims_exist(step, [*inputs.values(), *outputs.values()])
     measurements = _measurements(step, resolved, inputs, source)
     memory = _memory(step, resolved, measurements)
     secrets = (*source.pull_secrets, *_registry_secret(step))
-    return _attempt(step, _Planned(source, resolved, inputs, outputs, memory, secrets))
+    return _attempt(step, _Planned(source, resolved, inputs, outputs, memory, secrets, run_as))
 
 
 @dataclass(frozen=True)
@@ -325,6 +326,7 @@ class _Planned:
     outputs: dict[str, pods.ChannelVolume]
     memory: MemoryPlan
     pull_secrets: tuple[str, ...]
+    run_as: pods.RunAs | None
 
 
 def _no_cycle(step: _Pass) -> None:
@@ -337,6 +339,23 @@ def _no_cycle(step: _Pass) -> None:
     if step.world.upstream_cycle:
         chain = " → ".join(step.world.upstream_cycle)
         raise step.end(R.UPSTREAM_CYCLE, f"fromTaskRun upstreams wait for each other in a cycle: {chain}")
+
+
+def _run_as(step: _Pass) -> pods.RunAs | None:
+    """Task containers run as the administrator's non-root uid; as the image's own user (often root) only when the
+    run asks (``spec.runAsRoot``) in a namespace the administrator allows (``TASK_API_ALLOW_ROOT_NAMESPACES``)."""
+    policy, namespace = step.policy, step.run.metadata.namespace
+    if not step.run.spec.run_as_root:
+        return pods.RunAs(user=policy.run_as_user, group=policy.run_as_group, fs_group=policy.run_as_group)
+    if policy.allows_root(namespace):
+        return None
+    allowed = ", ".join(policy.root_namespaces) or "none"
+    raise step.end(
+        R.INVALID_SPEC,
+        f"spec.runAsRoot: root is not allowed in namespace {namespace} (given true; allowed in the namespaces "
+        f"the administrator lists in TASK_API_ALLOW_ROOT_NAMESPACES: {allowed}); omit it to run as uid "
+        f"{policy.run_as_user}",
+    )
 
 
 def _claims_exist(step: _Pass, volumes: Sequence[pods.ChannelVolume]) -> None:
@@ -627,6 +646,7 @@ def _create_pod(step: _Pass, planned: _Planned, attempt: int) -> Decision:
         labels={**labels, **resolved.labels},
         annotations={**annotations, **resolved.annotations},
         template=resolved.template,
+        run_as=planned.run_as,
     )
     stage = stage_transformer(
         stage_image=step.policy.measure_image, stage_pull_secrets=step.policy.measure_image_pull_secrets

@@ -190,7 +190,7 @@ _IMMUTABLE = {"rule": "self == oldSelf", "message": f"is immutable: it {_ONE_RUN
 MUTABLE_FIELDS = ("cancelled", "ttlSecondsAfterFinished", "heartbeatTimeoutSeconds", "pendingTimeoutSeconds")
 #: Every other field of the spec, held fixed by a transition rule each (optional fields may not appear or vanish).
 _FIXED = ("imagePullSecrets", "registryCredentialsSecret", "inputs", "outputs", "env", "command", "resources",
-          "timeoutSeconds", "retries")  # fmt: skip
+          "timeoutSeconds", "retries", "runAsRoot")  # fmt: skip
 
 
 def _fixed(field: str) -> dict[str, str]:
@@ -272,6 +272,14 @@ class TaskRunSpec(CrdModel):
         description="Limit on each attempt's run time (activeDeadlineSeconds).",
     )
     retries: RetryPolicy | None = Field(default=None, description="Retry policy.")
+    run_as_root: bool = Field(
+        default=False,
+        description=(
+            "Run the task container as the image's own user (often root) instead of the operator's non-root uid. "
+            "Honoured only in namespaces the administrator lists in TASK_API_ALLOW_ROOT_NAMESPACES; elsewhere the "
+            "run fails InvalidSpec."
+        ),
+    )
     cancelled: bool = Field(default=False, description="Set to true to cancel the run: its pod is stopped.")
     heartbeat_timeout_seconds: int | None = Field(
         default=None,

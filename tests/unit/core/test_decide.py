@@ -374,6 +374,37 @@ def test_a_host_path_input_under_a_root_is_mounted_read_only() -> None:
     assert mount["readOnly"] is True and mount["recursiveReadOnly"] == "IfPossible"
 
 
+def _task_container(decision: Decision) -> dict[str, Any]:
+    manifest = decision.actions[-1].manifest  # type: ignore[union-attr]
+    container: dict[str, Any] = manifest["spec"]["containers"][0]
+    return container
+
+
+def test_task_containers_run_as_the_policys_non_root_user_by_default() -> None:
+    decision = decide(run(), world(), replace(POLICY, run_as_user=4242, run_as_group=4343), NOW)
+    security = _task_container(decision)["securityContext"]
+    assert (security["runAsNonRoot"], security["runAsUser"], security["runAsGroup"]) == (True, 4242, 4343)
+    manifest = decision.actions[-1].manifest  # type: ignore[union-attr]
+    assert manifest["spec"]["securityContext"]["fsGroup"] == 4343
+
+
+def test_root_is_refused_outside_the_allowed_namespaces() -> None:
+    policy = replace(POLICY, root_namespaces=("kaapana",))
+    decision = decide(run({"runAsRoot": True}), world(), policy, NOW)
+    assert decision.status.reason == "InvalidSpec" and decision.actions == ()
+    message = decision.status.conditions[0].message
+    assert message.startswith("spec.runAsRoot: root is not allowed in namespace team-a")
+    assert "TASK_API_ALLOW_ROOT_NAMESPACES: kaapana" in message
+
+
+@pytest.mark.parametrize("allowed", [("team-a",), ("*",)])
+def test_root_where_allowed_keeps_the_images_user(allowed: tuple[str, ...]) -> None:
+    decision = decide(run({"runAsRoot": True}), world(), replace(POLICY, root_namespaces=allowed), NOW)
+    security = _task_container(decision)["securityContext"]
+    assert "runAsUser" not in security and "runAsNonRoot" not in security
+    assert security["allowPrivilegeEscalation"] is False and security["capabilities"] == {"drop": ["ALL"]}
+
+
 def test_a_literal_placeholder_in_env_and_command_is_passed_through() -> None:
     decision = decided(
         run({"env": [{"name": "ALGORITHM", "value": "sha256"}, {"name": "EXTRA", "value": "{{ env.HOME }}"}],

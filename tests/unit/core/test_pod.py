@@ -13,6 +13,7 @@ from task_api.core.pod import (
     MeasureItem,
     Owner,
     PodPlan,
+    RunAs,
     build_measure_pod,
     build_task_pod,
     measure_pod_name,
@@ -46,6 +47,7 @@ PLANS = {
         labels={"team": "a"},
         annotations={"note": "x"},
         template="checksum",
+        run_as=RunAs(user=1000, group=1000, fs_group=1000),
     ),
     "host-paths": PodPlan(
         owner=OWNER,
@@ -89,6 +91,22 @@ def test_inputs_are_read_only_and_outputs_writable() -> None:
     assert volumes[mounts["/data/in"]["name"]]["persistentVolumeClaim"]["readOnly"] is True
     assert mounts["/data/out"]["readOnly"] is False
     assert volumes[mounts["/data/out"]["name"]]["persistentVolumeClaim"]["readOnly"] is False
+
+
+def test_a_non_root_plan_runs_as_its_uid_and_makes_claims_group_writable() -> None:
+    pod = build_task_pod(PLANS["pvc-and-workspace"])
+    security = pod["spec"]["containers"][0]["securityContext"]
+    assert (security["runAsNonRoot"], security["runAsUser"], security["runAsGroup"]) == (True, 1000, 1000)
+    assert pod["spec"]["securityContext"]["fsGroup"] == 1000
+    assert pod["spec"]["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"
+
+
+def test_a_root_plan_keeps_the_images_user() -> None:
+    pod = build_task_pod(PLANS["minimal"])  # run_as=None: the reconciler allowed root for this run
+    security = pod["spec"]["containers"][0]["securityContext"]
+    assert "runAsUser" not in security and "runAsNonRoot" not in security
+    assert "fsGroup" not in pod["spec"]["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False and security["capabilities"] == {"drop": ["ALL"]}
 
 
 def test_host_path_inputs_must_exist_and_are_recursively_read_only() -> None:
