@@ -105,6 +105,14 @@ class RunAs:
 
 
 @dataclass(frozen=True)
+class SecretKey:
+    """A key of a Secret in the pod's namespace, which the kubelet reads into an env var (the operator never does)."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
 class PodPlan:
     """Everything the task pod of one attempt needs, resolved."""
 
@@ -123,6 +131,8 @@ class PodPlan:
     template: str = ""
     #: None only where the administrator allows root and the run asks for it: the image's own user then.
     run_as: RunAs | None = None
+    #: Variables whose value the pod reads from a Secret (``valueFrom.secretKeyRef``) instead of ``env``'s.
+    secret_env: Mapping[str, SecretKey] = field(default_factory=dict)
 
 
 def task_pod_name(taskrun: str, attempt: int) -> str:
@@ -158,6 +168,24 @@ def restricted_security_context(*, run_as_user: int | None = None, run_as_group:
     if run_as_group is not None:
         context["runAsGroup"] = run_as_group
     return context
+
+
+def _env(env: Sequence[tuple[str, str]], secret_env: Mapping[str, SecretKey]) -> list[dict[str, Any]]:
+    """Pure: the container's env in ``env``'s order; a variable taken from a Secret names its key, never a value."""
+    entries: list[dict[str, Any]] = []
+    for name, value in env:
+        ref = secret_env.get(name)
+        if ref is None:
+            entries.append({"name": name, "value": value})
+        else:
+            entries.append({"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+    named = {name for name, _ in env}
+    entries += [
+        {"name": n, "valueFrom": {"secretKeyRef": {"name": r.name, "key": r.key}}}
+        for n, r in secret_env.items()
+        if n not in named
+    ]
+    return entries
 
 
 def _task_security_context(run_as: RunAs | None) -> dict[str, Any]:
@@ -241,7 +269,7 @@ def build_task_pod(plan: PodPlan, *, transformers: Sequence[PodTransformer] = ()
         "name": MAIN_CONTAINER,
         "image": plan.image,
         "imagePullPolicy": "IfNotPresent",
-        "env": [{"name": name, "value": value} for name, value in plan.env],
+        "env": _env(plan.env, plan.secret_env),
         "volumeMounts": mounts,
         "securityContext": _task_security_context(plan.run_as),
         # A short reason for the user when the container fails: the tail of its log, as Kubernetes can do.

@@ -71,8 +71,15 @@ def adapt_task_pod(
     pod = copy.deepcopy(dict(manifest))
     pod_spec = pod["spec"]
     task = pod_spec["containers"][0]
-    consistent = {**env, **legacy_env(layout)}
-    task["env"] = [{"name": name, "value": value} for name, value in consistent.items()]
+    contract = legacy_env(layout)
+    # The contract's values win, in place; every other entry stays as it was (one read from a Secret keeps its
+    # valueFrom).
+    entries = [
+        {"name": e["name"], "value": contract[e["name"]]} if e.get("name") in contract else dict(e)
+        for e in main.get("env") or []
+    ]
+    seen = {e.get("name") for e in entries}
+    task["env"] = [*entries, *({"name": n, "value": v} for n, v in contract.items() if n not in seen)]
     scratch_mount = {"name": SCRATCH_VOLUME, "mountPath": layout.workflow_dir}
     task["volumeMounts"] = [*task.get("volumeMounts", []), scratch_mount]
     pod_spec["volumes"] = [*pod_spec.get("volumes", []), {"name": SCRATCH_VOLUME, "emptyDir": {}}]

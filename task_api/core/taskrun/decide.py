@@ -49,6 +49,7 @@ from task_api.core.taskrun.memory import MemoryPlan, plan_memory
 from task_api.core.taskrun.objects import build_registry_secret, registry_secret_name
 from task_api.core.taskrun.observed_pods import ObservedPod, Phase, PodOutcome
 from task_api.core.taskrun.run_task import describe_problems, resolve_run
+from task_api.core.taskrun.secret_env import secret_env, secret_env_problems, stand_in_values
 from task_api.core.taskrun.world import Halt, Policy, RegistryCredentials, TemplateSource, World
 from task_api.core.times import format_rfc3339, parse_rfc3339
 from task_api.spec import Measurement, ResolvedTask
@@ -487,6 +488,9 @@ def _resolve(
             claim=policy.workspace_claim, taskrun=run.metadata.name, uid=run.metadata.uid, channel=channel.name
         )
     outputs.update({n: v for n, v in bound.items() if v is not None})  # channels the template lacks: the merge reports
+    secret_problems = secret_env_problems(run.spec, template)
+    if secret_problems:
+        raise step.end(R.INVALID_SPEC, "\n".join(p.format() for p in secret_problems))
     try:
         resolved = resolve_run(
             run,
@@ -495,6 +499,7 @@ def _resolve(
             input_volumes=inputs,
             output_volumes=outputs,
             stage_image=policy.measure_image,
+            stand_ins=stand_in_values(run.spec, template),
         )
     except SpecError as err:
         raise step.end(R.INVALID_SPEC, describe_problems(err, prefix="spec.")) from None
@@ -647,6 +652,7 @@ def _create_pod(step: _Pass, planned: _Planned, attempt: int) -> Decision:
         annotations={**annotations, **resolved.annotations},
         template=resolved.template,
         run_as=planned.run_as,
+        secret_env={n: pods.SecretKey(r.name, r.key) for n, r in secret_env(run.spec).items()},
     )
     stage = stage_transformer(
         stage_image=step.policy.measure_image, stage_pull_secrets=step.policy.measure_image_pull_secrets
@@ -655,6 +661,11 @@ def _create_pod(step: _Pass, planned: _Planned, attempt: int) -> Decision:
     if resolved.warnings and not status.pod_name:
         text = "; ".join(w.format() for w in resolved.warnings)[:500]
         step.notes.append(Note("Warning", "SpecWarning", text))
+    from_secrets = secret_env(run.spec)
+    if from_secrets and not status.pod_name:
+        names = ", ".join(f"{n} (Secret {r.name!r}, key {r.key!r})" for n, r in from_secrets.items())
+        text = f"the pod reads {names}; the template's type and choices are not checked for values from Secrets"
+        step.notes.append(Note("Normal", "EnvFromSecret", text[:500]))
     _record_attempt(step, planned, attempt)
     raise step.end(R.PENDING, f"pod {status.pod_name} created")
 

@@ -146,11 +146,43 @@ class OutputBinding(CrdModel):
     host_path: HostPathSource | None = Field(default=None, description="Write to an allowed node directory.")
 
 
+class SecretKeySelector(CrdModel):
+    """One key of a Secret in the TaskRun's namespace."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN, description="The Secret's name.")
+    key: str = Field(
+        min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$", description="The key within the Secret."
+    )
+
+
+class EnvValueSource(CrdModel):
+    """Where a variable's value comes from, instead of the TaskRun."""
+
+    secret_key_ref: SecretKeySelector = Field(
+        description=(
+            "A key of a Secret in this namespace: the pod reads it (secretKeyRef); the value never enters the "
+            "TaskRun, its status or events, and is not checked against the template's type and choices."
+        )
+    )
+
+
 class EnvOverride(CrdModel):
-    """A value for one of the template's environment variables."""
+    """A value for one of the template's environment variables: literal, or from a Secret."""
+
+    model_config = CrdModel.model_config | {
+        "json_schema_extra": _cel(
+            {"rule": "has(self.value) != has(self.valueFrom)", "message": "set exactly one of value and valueFrom"}
+        )
+    }
 
     name: str = Field(min_length=1, max_length=256, pattern=ENV_NAME, description="Variable name.")
-    value: str = Field(max_length=32768, description="Its value (checked against the template's type and choices).")
+    value: str | None = Field(
+        default=None, max_length=32768, description="Its value (checked against the template's type and choices)."
+    )
+    value_from: EnvValueSource | None = Field(
+        default=None,
+        description="Its value from a Secret (only for variables the template declares adjustable).",
+    )
 
 
 class ResourceOverrides(CrdModel):

@@ -405,6 +405,42 @@ def test_root_where_allowed_keeps_the_images_user(allowed: tuple[str, ...]) -> N
     assert security["allowPrivilegeEscalation"] is False and security["capabilities"] == {"drop": ["ALL"]}
 
 
+def _from_secret(name: str, secret: str = "token", key: str = "value") -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def test_an_env_value_from_a_secret_reaches_the_pod_as_a_reference() -> None:
+    decision = decided(run({"env": [_from_secret("ALGORITHM")]}), world())
+    env = {e["name"]: e for e in _task_container(decision)["env"]}
+    assert env["ALGORITHM"] == {"name": "ALGORITHM", "valueFrom": {"secretKeyRef": {"name": "token", "key": "value"}}}
+    assert decision.status.reason == "Pending"
+    (note,) = decision.notes
+    assert note.reason == "EnvFromSecret" and "type and choices are not checked" in note.message
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ([_from_secret("FIXED")], "spec.env[0].valueFrom: FIXED is not adjustable in template"),
+        ([{"name": "ALGORITHM", "value": "sha512"}, _from_secret("UNDECLARED")],
+         "spec.env[1].valueFrom: UNDECLARED is not declared by template"),
+    ],
+    ids=["not-adjustable", "undeclared"],
+)  # fmt: skip
+def test_only_adjustable_declared_variables_come_from_secrets(env: list[dict[str, Any]], words: str) -> None:
+    decision = decided(run({"env": env}), world())
+    assert decision.status.reason == "InvalidSpec" and decision.actions == ()
+    message = decision.status.conditions[0].message
+    assert words in message and "allowed ALGORITHM" in message
+
+
+def test_a_literal_value_beside_a_secret_one_is_still_checked_at_its_own_position() -> None:
+    decision = decided(run({"env": [_from_secret("ALGORITHM"), {"name": "ALGORITHM2", "value": "x"}]}), world())
+    assert decision.status.reason == "Pending"  # undeclared literal: passed with a warning, as before
+    decision = decided(run({"env": [_from_secret("ALGORITHM"), {"name": "FIXED", "value": "2"}]}), world())
+    assert "spec.env[1].value: FIXED is not adjustable" in decision.status.conditions[0].message
+
+
 def test_a_literal_placeholder_in_env_and_command_is_passed_through() -> None:
     decision = decided(
         run({"env": [{"name": "ALGORITHM", "value": "sha256"}, {"name": "EXTRA", "value": "{{ env.HOME }}"}],

@@ -14,6 +14,7 @@ from task_api.core.pod import (
     Owner,
     PodPlan,
     RunAs,
+    SecretKey,
     build_measure_pod,
     build_task_pod,
     measure_pod_name,
@@ -107,6 +108,25 @@ def test_a_root_plan_keeps_the_images_user() -> None:
     assert "runAsUser" not in security and "runAsNonRoot" not in security
     assert "fsGroup" not in pod["spec"]["securityContext"]
     assert security["allowPrivilegeEscalation"] is False and security["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_env_from_a_secret_names_the_key_and_never_a_value() -> None:
+    plan = PodPlan(
+        owner=OWNER,
+        attempt=1,
+        image="hello:latest",
+        command=None,
+        env=[("MODE", "template-default"), ("LEVEL", "3")],
+        mounts=[],
+        secret_env={"MODE": SecretKey("token", "value"), "EXTRA": SecretKey("other", "k")},
+    )
+    env = build_task_pod(plan)["spec"]["containers"][0]["env"]
+    assert env == [
+        {"name": "MODE", "valueFrom": {"secretKeyRef": {"name": "token", "key": "value"}}},
+        {"name": "LEVEL", "value": "3"},
+        {"name": "EXTRA", "valueFrom": {"secretKeyRef": {"name": "other", "key": "k"}}},
+    ]
+    assert "template-default" not in str(build_task_pod(plan))
 
 
 def test_host_path_inputs_must_exist_and_are_recursively_read_only() -> None:

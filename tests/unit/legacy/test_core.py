@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -278,6 +279,14 @@ class TestAdaptTaskPod:
         (stage,) = pod["spec"]["initContainers"]
         context = stage["securityContext"]
         assert (context["runAsNonRoot"], context["runAsUser"], context["runAsGroup"]) == (True, 1000, 1001)
+
+    def test_a_variable_from_a_secret_keeps_its_reference(self) -> None:
+        env = dict(resolved().env)
+        plan = replace(_plan(env), secret_env={"FROM_SECRET": pods.SecretKey("token", "value")})
+        pod = adapt_task_pod(pods.build_task_pod(plan), stage_image="op:1")
+        ref = {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "token", "key": "value"}}}
+        assert ref in pod["spec"]["containers"][0]["env"]
+        assert ref in pod["spec"]["initContainers"][0]["env"]
 
     def test_the_staging_container_is_root_only_when_the_task_may_be(self) -> None:
         pod = adapt_task_pod(pods.build_task_pod(_plan(dict(resolved().env))), stage_image="op:1")
