@@ -98,7 +98,7 @@ FORBIDDEN = [
     (
         "a secret volume",
         ("spec.volumes.1", {"name": "s", "secret": {"secretName": "anything"}}),
-        "only persistentVolumeClaim and hostPath",
+        "only persistentVolumeClaim, hostPath and emptyDir",
     ),
 ]
 
