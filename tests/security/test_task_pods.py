@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,8 +35,15 @@ def test_task_containers_run_as_non_root_by_default(
 
 
 def test_env_values_come_from_secrets_and_never_show(
-    operator: Any, tenant: Tenant, testbed: Testbed, example_image: Callable[[str], str]
+    operator: Any,
+    tenant: Tenant,
+    testbed: Testbed,
+    example_image: Callable[[str], str],
+    registry_pull_secret: str,
+    make_pvc: Callable[..., Path],
 ) -> None:
+    (make_pvc(tenant.namespace, "data") / "a.txt").write_text("a\n")
+    make_pvc(tenant.namespace, "results")
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -47,7 +55,9 @@ def test_env_values_come_from_secrets_and_never_show(
         taskrun(
             "from-secret",
             example_image("01-hello-world"),
-            imagePullSecrets=[{"name": "task-api-registry"}],
+            imagePullSecrets=[{"name": registry_pull_secret}],
+            inputs=[{"name": "in", "persistentVolumeClaim": {"claimName": "data"}}],
+            outputs=[{"name": "out", "persistentVolumeClaim": {"claimName": "results"}}],
             env=[{"name": "GREETING", "valueFrom": {"secretKeyRef": {"name": "token", "key": "value"}}}],
         ),
         check=False,
@@ -55,6 +65,7 @@ def test_env_values_come_from_secrets_and_never_show(
     assert applied.returncode == 0, applied.stderr
     wait_status(tenant, "from-secret", lambda s: bool(s.get("podName")) or finished(s), timeout=300)
     run = json.loads(tenant.kubectl("get", "taskrun", "from-secret", "-o", "json").stdout)
+    assert run["status"].get("podName"), run["status"]
     pod = json.loads(tenant.kubectl("get", "pod", run["status"]["podName"], "-o", "json").stdout)
     env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
     assert env["GREETING"].get("valueFrom") == {"secretKeyRef": {"name": "token", "key": "value"}}
