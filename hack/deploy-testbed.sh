@@ -162,7 +162,7 @@ render() {
     echo "replacements:"
     # The admission policy reads the final namespaces and roots (base/admission-policy-replacement.yaml ran before).
     local key variable
-    for key in TASK_API_NAMESPACES:served TASK_API_ALLOWED_HOST_PATH_ROOTS:roots; do
+    for key in TASK_API_NAMESPACES:served TASK_API_ALLOWED_HOST_PATH_ROOTS:roots TASK_API_ALLOW_ROOT_NAMESPACES:rootNamespaces; do
       variable=${key#*:}
       echo "- source: {kind: ConfigMap, name: task-api-config, fieldPath: data.${key%%:*}}"
       echo "  targets:"
@@ -290,6 +290,14 @@ case $mode in
       k -n "$namespace" logs deployment/task-api-operator --tail=30 >&2 2>/dev/null || true
       exit 1
     fi
+    # A replaced operator pod keeps reconciling with its old settings (it may still hold the Lease) until it has
+    # terminated; "rollout status" does not wait for that, and a run created meanwhile would meet the old settings.
+    for _ in $(seq 1 120); do
+      terminating=$(k -n "$namespace" get pods -l app.kubernetes.io/name=task-api-operator,app.kubernetes.io/component=operator \
+        -o jsonpath='{range .items[?(@.metadata.deletionTimestamp)]}{.metadata.name}{"\n"}{end}' 2>/dev/null || true)
+      [ -z "$terminating" ] && break
+      sleep 0.5
+    done
     if ! k -n "$agent_namespace" rollout status daemonset/task-api-node-agent --timeout="${DEPLOY_TIMEOUT:-180s}" >&2; then
       log "the node agent did not start; pods and recent events:"
       k -n "$agent_namespace" get pods -o wide >&2 || true

@@ -557,6 +557,7 @@ def build_taskrun(
     heartbeat_timeout_seconds: int | None = None,
     labels: Mapping[str, str] | None = None,
     annotations: Mapping[str, str] | None = None,
+    run_as_root: bool = False,
 ) -> dict[str, Any]:
     """The TaskRun object to create (pure). Exactly one of ``image`` and ``processing_container``."""
     if (image is None) == (processing_container is None):
@@ -597,6 +598,8 @@ def build_taskrun(
         spec["retries"] = dict(retries)
     if heartbeat_timeout_seconds is not None:
         spec["heartbeatTimeoutSeconds"] = int(heartbeat_timeout_seconds)
+    if run_as_root:
+        spec["runAsRoot"] = True
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "TaskRun",

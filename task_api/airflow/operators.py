@@ -97,6 +97,9 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
     :param heartbeat_timeout: seconds; while this task waits it refreshes the TaskRun's heartbeat, and the
         Kubernetes operator cancels the run when the heartbeat is older than this — so a task process killed
         with SIGKILL (no ``on_kill``) leaves no pod running. None: no heartbeat.
+    :param run_as_root: run the container as its image's own user (often root, as many Kaapana images expect)
+        instead of the Kubernetes operator's non-root uid: the TaskRun's ``spec.runAsRoot``, honoured only in
+        namespaces the administrator lists in ``TASK_API_ALLOW_ROOT_NAMESPACES`` (docs/deploy.md).
     :param kubeconfig: kubeconfig path (default ``$KUBECONFIG``, in-cluster, ``~/.kube/config``).
     """
 
@@ -128,6 +131,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         deferrable: bool = False,
         poll_interval: float = 1.0,
         heartbeat_timeout: int | None = 90,
+        run_as_root: bool = False,
         kubeconfig: str | None = None,
         cluster_context: str | None = None,
         **kwargs: Any,
@@ -172,6 +176,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.heartbeat_timeout = heartbeat_timeout
+        self.run_as_root = bool(run_as_root)
         self.kubeconfig = kubeconfig
         self.cluster_context = cluster_context
         self._running: tuple[str, str] | None = None
@@ -379,6 +384,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             pending_timeout_seconds=self._pod.pending_timeout_seconds,
             retries=self.taskrun_retries,
             heartbeat_timeout_seconds=self.heartbeat_timeout,
+            run_as_root=self.run_as_root,
             # The operator copies both onto the task pod; task-api.io/ keys are refused in the arguments.
             labels={**self._pod.labels, **ours},
             annotations={

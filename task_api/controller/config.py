@@ -6,10 +6,10 @@ Every key is documented in ``docs/deploy.md``. Parsing is pure (:meth:`OperatorC
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from task_api.core.host_paths import HostPathRefused, check_root
 from task_api.core.taskrun.world import Policy
 from task_api.spec.errors import TaskApiError
 from task_api.spec.quantity import parse_quantity
@@ -50,6 +50,11 @@ class OperatorConfig:
     #: The Lease's name, and its namespace (default: the operator's own namespace).
     lease_name: str = "task-api-operator"
     lease_namespace: str = ""
+    #: The uid and gid task containers run as (never 0: root only where ``root_namespaces`` allow it).
+    run_as_user: int = 1000
+    run_as_group: int = 1000
+    #: Namespaces whose TaskRuns may set ``spec.runAsRoot`` (``*``: all).
+    root_namespaces: tuple[str, ...] = ()
 
     def policy(self) -> Policy:
         """Pure: the part of the configuration the reconciler's decisions depend on."""
@@ -61,6 +66,9 @@ class OperatorConfig:
             max_memory_bytes=self.max_memory_bytes,
             upstream_grace_seconds=self.upstream_grace_seconds,
             pending_timeout_seconds=self.pending_timeout_seconds,
+            run_as_user=self.run_as_user,
+            run_as_group=self.run_as_group,
+            root_namespaces=self.root_namespaces,
         )
 
     @classmethod
@@ -71,12 +79,13 @@ class OperatorConfig:
         def items(key: str) -> tuple[str, ...]:
             return tuple(x.strip() for x in env.get(key, "").replace("\n", ",").split(",") if x.strip())
 
-        roots = items("TASK_API_ALLOWED_HOST_PATH_ROOTS")
+        # A trailing '/' is how many people write a directory; anything else odd about a root is refused.
+        roots = tuple(r.rstrip("/") or "/" for r in items("TASK_API_ALLOWED_HOST_PATH_ROOTS"))
         for root in roots:
-            if not root.startswith("/") or posixpath.normpath(root) != root.rstrip("/") or root == "/":
-                raise ConfigError(
-                    f"TASK_API_ALLOWED_HOST_PATH_ROOTS: {root!r} must be an absolute, normalised path other than '/'"
-                )
+            try:
+                check_root(root)
+            except HostPathRefused as refused:
+                raise ConfigError(f"TASK_API_ALLOWED_HOST_PATH_ROOTS: {refused}") from None
         max_memory = env.get("TASK_API_MAX_MEMORY", "16Gi")
         try:
             max_bytes = int(parse_quantity(max_memory))
@@ -92,8 +101,9 @@ class OperatorConfig:
                 f"TASK_API_WORKERS/TASK_API_METRICS_PORT/TASK_API_UPSTREAM_GRACE_SECONDS/"
                 f"TASK_API_PENDING_TIMEOUT_SECONDS: {exc}"
             ) from None
+        run_as_user = _id(env, "TASK_API_RUN_AS_USER")
         return cls(
-            allowed_host_path_roots=tuple(r.rstrip("/") for r in roots),
+            allowed_host_path_roots=roots,
             workspace_claim=env.get("TASK_API_WORKSPACE_CLAIM", "task-api-workspace") or "task-api-workspace",
             measure_image=env.get("TASK_API_MEASURE_IMAGE", ""),
             measure_image_pull_secrets=items("TASK_API_MEASURE_IMAGE_PULL_SECRETS"),
@@ -108,6 +118,9 @@ class OperatorConfig:
             leader_election=_flag(env, "TASK_API_LEADER_ELECTION", default=True),
             lease_name=env.get("TASK_API_LEASE_NAME", "task-api-operator") or "task-api-operator",
             lease_namespace=env.get("TASK_API_LEASE_NAMESPACE", ""),
+            run_as_user=run_as_user,
+            run_as_group=_id(env, "TASK_API_RUN_AS_GROUP", default=run_as_user),
+            root_namespaces=items("TASK_API_ALLOW_ROOT_NAMESPACES"),
         )
 
 
@@ -121,3 +134,17 @@ def _flag(env: Mapping[str, str], key: str, *, default: bool) -> bool:
     if raw in ("false", "no", "0", "off"):
         return False
     raise ConfigError(f"{key}: {raw!r} is not a boolean (allowed: true or false)")
+
+
+def _id(env: Mapping[str, str], key: str, *, default: int = 1000) -> int:
+    """Pure: a uid or gid for task containers: 1 to 2^31-1 (0 is root, which only runAsRoot may ask for)."""
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 1 <= value <= 2**31 - 1:
+        raise ConfigError(f"{key}: {raw!r} is not a non-root id (allowed: 1 to 2147483647)")
+    return value

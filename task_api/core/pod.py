@@ -5,7 +5,8 @@ Following Tekton's split (resolve → build → create), the controller first re
 
 Every pod is locked down the same way: no privilege escalation, every capability dropped, the RuntimeDefault seccomp
 profile, no service-account token and no service links, ``restartPolicy: Never`` (retries are new attempts, made
-by the operator, each with its own pod), and input channels mounted read-only.
+by the operator, each with its own pod), and input channels mounted read-only. Host paths are only ever read-only
+inputs: an existing directory (``type: Directory``), mounted recursively read-only where the node can.
 """
 
 from __future__ import annotations
@@ -84,8 +85,12 @@ class ChannelVolume:
             return {"nfs": {"server": self.nfs_server, "path": self.nfs_path, "readOnly": read_only}}
         if self.host_path is None:
             raise ValueError("a channel volume needs a claim, an NFS export or a host path")
-        # Inputs must exist; outputs are created on the node when missing.
-        return {"hostPath": {"path": self.host_path, "type": "Directory" if read_only else "DirectoryOrCreate"}}
+        if not read_only:
+            # A writable node directory lets one run plant links that lead the next out of its root
+            # (task_api/core/host_paths.py): the reconciler refuses such runs before a pod is built.
+            raise ValueError("host paths are read-only inputs; outputs go to claims")
+        # An existing directory: nothing is created on the node.
+        return {"hostPath": {"path": self.host_path, "type": "Directory"}}
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,24 @@ class ChannelMount:
     mounted_path: str
     volume: ChannelVolume
     read_only: bool
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The non-root identity a task container runs with: its uid and gid, and the pod's ``fsGroup`` (volumes
+    that support ownership management are made group-writable for it, so outputs on claims stay writable)."""
+
+    user: int
+    group: int
+    fs_group: int
+
+
+@dataclass(frozen=True)
+class SecretKey:
+    """A key of a Secret in the pod's namespace, which the kubelet reads into an env var (the operator never does)."""
+
+    name: str
+    key: str
 
 
 @dataclass(frozen=True)
@@ -116,6 +139,10 @@ class PodPlan:
     annotations: Mapping[str, str] = field(default_factory=dict)
     template: str = ""
     image_pull_policy: str = "IfNotPresent"
+    #: None only where the administrator allows root and the run asks for it: the image's own user then.
+    run_as: RunAs | None = None
+    #: Variables whose value the pod reads from a Secret (``valueFrom.secretKeyRef``) instead of ``env``'s.
+    secret_env: Mapping[str, SecretKey] = field(default_factory=dict)
 
 
 def task_pod_name(taskrun: str, attempt: int) -> str:
@@ -151,6 +178,35 @@ def restricted_security_context(*, run_as_user: int | None = None, run_as_group:
     if run_as_group is not None:
         context["runAsGroup"] = run_as_group
     return context
+
+
+def _env(env: Sequence[tuple[str, str]], secret_env: Mapping[str, SecretKey]) -> list[dict[str, Any]]:
+    """Pure: the container's env in ``env``'s order; a variable taken from a Secret names its key, never a value."""
+    entries: list[dict[str, Any]] = []
+    for name, value in env:
+        ref = secret_env.get(name)
+        if ref is None:
+            entries.append({"name": name, "value": value})
+        else:
+            entries.append({"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+    named = {name for name, _ in env}
+    entries += [
+        {"name": n, "valueFrom": {"secretKeyRef": {"name": r.name, "key": r.key}}}
+        for n, r in secret_env.items()
+        if n not in named
+    ]
+    return entries
+
+
+def _task_security_context(run_as: RunAs | None) -> dict[str, Any]:
+    """Pure: the task container's security context — non-root with ``run_as``'s ids (set on the container, not the
+    pod, so a staging init container keeps its own), else the image's user (root allowed)."""
+    if run_as is None:
+        return restricted_security_context()
+    return {
+        **restricted_security_context(run_as_user=run_as.user, run_as_group=run_as.group),
+        "runAsNonRoot": True,
+    }
 
 
 def _pod_shell(*, name: str, owner: Owner, labels: Mapping[str, str], annotations: Mapping[str, str]) -> dict[str, Any]:
@@ -210,6 +266,10 @@ def shared_volumes(mounts: Sequence[ChannelMount]) -> tuple[list[dict[str, Any]]
         mount_read_only = channel.read_only or channel.volume.read_only
         read_only[key] = read_only[key] and mount_read_only
         mount: dict[str, Any] = {"name": keys[key], "mountPath": channel.mounted_path, "readOnly": mount_read_only}
+        if channel.volume.host_path is not None and mount_read_only:
+            # Mounts below the node directory (an administrator's bind mount) are read-only too where the kubelet
+            # and runtime can make them so (Linux 5.12+, a runtime with recursive read-only mounts).
+            mount["recursiveReadOnly"] = "IfPossible"
         if channel.volume.sub_path:
             mount["subPath"] = channel.volume.sub_path
         volume_mounts.append(mount)
@@ -224,9 +284,9 @@ def build_task_pod(plan: PodPlan, *, transformers: Sequence[PodTransformer] = ()
         "name": MAIN_CONTAINER,
         "image": plan.image,
         "imagePullPolicy": plan.image_pull_policy,
-        "env": [{"name": name, "value": value} for name, value in plan.env],
+        "env": _env(plan.env, plan.secret_env),
         "volumeMounts": mounts,
-        "securityContext": restricted_security_context(),
+        "securityContext": _task_security_context(plan.run_as),
         # A short reason for the user when the container fails: the tail of its log, as Kubernetes can do.
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
@@ -248,6 +308,9 @@ def build_task_pod(plan: PodPlan, *, transformers: Sequence[PodTransformer] = ()
         annotations=annotations,
     )
     spec = _common_pod_spec()
+    if plan.run_as is not None:
+        # Only where ownership differs: a large claim is not walked again by every pod that mounts it.
+        spec["securityContext"].update({"fsGroup": plan.run_as.fs_group, "fsGroupChangePolicy": "OnRootMismatch"})
     spec["containers"] = [container]
     spec["volumes"] = volumes
     if plan.image_pull_secrets:

@@ -36,6 +36,7 @@ def test_legacy_taskrun_stages_runs_and_feeds_downstream(
     _apply_example(run_ns, example_image)
 
     legacy = run_ns.wait_finished("legacy-large-files", timeout=240)
+    assert "podName" in legacy["status"], legacy["status"]
     pod = run_ns.get("pod", legacy["status"]["podName"])
     assert [c["name"] for c in pod["spec"].get("initContainers", [])] == ["legacy-stage"], (
         [e["name"] for e in pod["spec"]["containers"][0]["env"]],

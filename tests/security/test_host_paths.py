@@ -8,9 +8,9 @@ attack, as a tenant:
 2. run "escape" asks for ``<root>/…/x/tmp/<name>`` as an output: text under the root, on the node ``/tmp/<name>``,
    created ``DirectoryOrCreate`` and mounted writable.
 
-Before issue 13 both pods were created and the second wrote into the node's ``/tmp``. Today the admission policy
-refuses both pods (writable host paths, ``DirectoryOrCreate``), so nothing is written; the reconciler should refuse
-such runs itself, before any pod, with the reason — those tests are marked ``needs_reconciler``.
+Before issue 13 both pods were created and the second wrote into the node's ``/tmp``. Today the reconciler refuses
+such runs itself, before any pod, with the reason; behind it the admission policy refuses writable host paths and
+``DirectoryOrCreate`` from the operator's ServiceAccount.
 """
 
 from __future__ import annotations
@@ -149,7 +149,6 @@ def test_dot_dot_is_refused_when_the_taskrun_is_applied(root: Path, tenant: Tena
     assert "hostPath.path must not contain '..'" in applied.stderr
 
 
-@pytest.mark.needs_reconciler
 def test_host_path_outputs_are_refused_before_any_pod(
     root: Path, tenant: Tenant, hello: str, registry_pull_secret: str
 ) -> None:
@@ -168,7 +167,6 @@ def test_host_path_outputs_are_refused_before_any_pod(
     assert "refused the pod" not in message(status)  # the reconciler decided, not the API server
 
 
-@pytest.mark.needs_reconciler
 @pytest.mark.parametrize(
     ("suffix", "words"),
     [("a\u202eb", "U+202E"), ("e\u0301", "normal form NFC"), ("n" * 256, "longer than 255 bytes")],

@@ -152,49 +152,6 @@ def test_an_existing_registry_secret_is_used_only_if_the_run_owns_it(
     assert "squat-registry" in message(status)
 
 
-def test_env_values_come_from_secrets_and_never_show(
-    operator: Any, tenant: Tenant, testbed: Testbed, example_image: Callable[[str], str]
-) -> None:
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "token", "namespace": tenant.namespace},
-        "stringData": {"value": "s3cr3t-env-value-13"},
-    }
-    testbed.kubectl_run("apply", "-f", "-", input=json.dumps(secret))
-    applied = tenant.apply(
-        taskrun(
-            "from-secret",
-            example_image("01-hello-world"),
-            imagePullSecrets=[{"name": "task-api-registry"}],
-            env=[{"name": "GREETING", "valueFrom": {"secretKeyRef": {"name": "token", "key": "value"}}}],
-        ),
-        check=False,
-    )
-    assert applied.returncode == 0, applied.stderr
-    wait_status(tenant, "from-secret", lambda s: bool(s.get("podName")) or finished(s), timeout=300)
-    run = json.loads(tenant.kubectl("get", "taskrun", "from-secret", "-o", "json").stdout)
-    pod = json.loads(tenant.kubectl("get", "pod", run["status"]["podName"], "-o", "json").stdout)
-    env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
-    assert env["GREETING"].get("valueFrom") == {"secretKeyRef": {"name": "token", "key": "value"}}
-    assert "s3cr3t-env-value-13" not in json.dumps(run) + json.dumps(pod)
-
-
-def test_task_containers_run_as_non_root_by_default(
-    operator: Any, run_ns: Namespace, example_image: Callable[[str], str]
-) -> None:
-    hello = example_image("01-hello-world")
-    (run_ns.workspace / "in").mkdir()
-    (run_ns.workspace / "in" / "a.txt").write_text("a\n")
-    inputs = [{"name": "in", "persistentVolumeClaim": {"claimName": "task-api-workspace", "subPath": "in"}}]
-    run_ns.apply(json.dumps(taskrun("who", hello, imagePullSecrets=[{"name": "task-api-registry"}], inputs=inputs)))
-    run = run_ns.wait_finished("who", timeout=300)
-    pod = run_ns.get("pod", run["status"]["podName"])
-    security = {**(pod["spec"].get("securityContext") or {}), **pod["spec"]["containers"][0]["securityContext"]}
-    assert security.get("runAsNonRoot") is True and security.get("runAsUser", 0) != 0, security
-    assert succeeded(run["status"]) == "True", "a non-root run must still write its output claim"
-
-
 @pytest.mark.parametrize("route", ["realm", "redirect"])
 def test_inspection_through_the_operator_stays_off_other_hosts(
     operator: Any, tenant: Tenant, bed_hostile_registry: HostileRegistry, route: str

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from task_api.core.pod import ChannelMount, ChannelVolume, Owner, PodPlan, build_task_pod
+from task_api.core.pod import ChannelMount, ChannelVolume, Owner, PodPlan, RunAs, build_task_pod
 from tests.e2e.conftest import Namespace, condition
 from tests.fixtures.testbed import Testbed
 from tests.security.conftest import kubeconfig_for_token, operator_token
@@ -34,6 +34,7 @@ def legit_pod(namespace: str, image: str) -> dict[str, Any]:
         command=["true"],
         env=[("A", "1")],
         mounts=[ChannelMount("out", "/data/out", ChannelVolume(claim_name="results"), read_only=False)],
+        run_as=RunAs(user=1000, group=1000, fs_group=1000),  # the operator's default (TASK_API_RUN_AS_USER)
     )
     return build_task_pod(plan)
 
@@ -95,10 +96,16 @@ FORBIDDEN = [
     ),
     ("the ServiceAccount token", ("spec.automountServiceAccountToken", True), "mount no ServiceAccount token"),
     ("a chosen node", ("spec.nodeName", "somewhere"), "pick no"),
+    ("a root container", ("spec.containers.0.securityContext.runAsUser", 0), "runs as a non-root uid"),
+    (
+        "a container that may be root",
+        ("spec.containers.0.securityContext.runAsNonRoot", DELETE),
+        "runs as a non-root uid",
+    ),
     (
         "a secret volume",
         ("spec.volumes.1", {"name": "s", "secret": {"secretName": "anything"}}),
-        "only persistentVolumeClaim and hostPath",
+        "only persistentVolumeClaim, hostPath and emptyDir",
     ),
 ]
 

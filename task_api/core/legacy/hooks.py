@@ -52,9 +52,11 @@ def adapt_task_pod(
     Returns ``manifest`` unchanged (the same object) when its task container carries no :data:`MARKER_ENV`.
     Otherwise adds an ``emptyDir`` scratch volume mounted at WORKFLOW_DIR in both containers and an init container
     running ``python3 -m task_api.legacy.stage`` from ``stage_image`` (the operator's image: the legacy image may
-    have no shell or ``cp``) with the task's env and mounts. The init container runs as root (with every
-    capability dropped) because it must write into output directories the kubelet created as root; what it
-    creates it makes writable for any user, since the legacy image may run as anyone.
+    have no shell or ``cp``) with the task's env and mounts. The init container runs as the task container's
+    non-root user when it has one (the pod's ``fsGroup`` makes claims writable for it); only a run allowed to run
+    as root gets a root init container (every capability dropped), which can write into output directories the
+    kubelet created as root. What it creates it makes writable for any user, since the legacy image may run as
+    anyone.
     Call :func:`check_task` first: a malformed marker raises :class:`LegacyError` here too.
     """
     spec = manifest.get("spec") or {}
@@ -69,8 +71,15 @@ def adapt_task_pod(
     pod = copy.deepcopy(dict(manifest))
     pod_spec = pod["spec"]
     task = pod_spec["containers"][0]
-    consistent = {**env, **legacy_env(layout)}
-    task["env"] = [{"name": name, "value": value} for name, value in consistent.items()]
+    contract = legacy_env(layout)
+    # The contract's values win, in place; every other entry stays as it was (one read from a Secret keeps its
+    # valueFrom).
+    entries = [
+        {"name": e["name"], "value": contract[e["name"]]} if e.get("name") in contract else dict(e)
+        for e in main.get("env") or []
+    ]
+    seen = {e.get("name") for e in entries}
+    task["env"] = [*entries, *({"name": n, "value": v} for n, v in contract.items() if n not in seen)]
     scratch_mount = {"name": SCRATCH_VOLUME, "mountPath": layout.workflow_dir}
     task["volumeMounts"] = [*task.get("volumeMounts", []), scratch_mount]
     pod_spec["volumes"] = [*pod_spec.get("volumes", []), {"name": SCRATCH_VOLUME, "emptyDir": {}}]
@@ -81,7 +90,7 @@ def adapt_task_pod(
         "command": ["python3", "-m", "task_api.legacy.stage"],
         "env": copy.deepcopy(task["env"]),
         "volumeMounts": copy.deepcopy(task["volumeMounts"]),
-        "securityContext": restricted_security_context(run_as_user=0, run_as_group=0),
+        "securityContext": _stage_security_context(task.get("securityContext") or {}),
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
@@ -92,6 +101,18 @@ def adapt_task_pod(
         pod_spec["imagePullSecrets"] = [{"name": n} for n in names]
     pod.setdefault("metadata", {}).setdefault("annotations", {})[ANNOTATION_LEGACY] = layout.mode.value
     return pod
+
+
+def _stage_security_context(task_context: Mapping[str, Any]) -> dict[str, Any]:
+    """Pure: the staging container runs as the task's non-root user, or as root when the task may (see above)."""
+    if task_context.get("runAsNonRoot"):
+        return {
+            **restricted_security_context(
+                run_as_user=task_context.get("runAsUser"), run_as_group=task_context.get("runAsGroup")
+            ),
+            "runAsNonRoot": True,
+        }
+    return restricted_security_context(run_as_user=0, run_as_group=0)
 
 
 def stage_transformer(*, stage_image: str, stage_pull_secrets: Sequence[str] = ()) -> PodTransformer:

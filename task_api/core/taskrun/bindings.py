@@ -8,9 +8,9 @@ downstream runs and Airflow read back. These functions convert between the three
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping, Sequence
 
+from task_api.core.host_paths import HostPathRefused, check_host_path
 from task_api.core.pod import ChannelVolume
 from task_api.spec.crd.keys import NOT_PROPAGATED_ANNOTATION_PREFIXES
 from task_api.spec.crd.taskrun import InputBinding, OutputBinding, OutputLocation, TaskRunSpec
@@ -31,31 +31,37 @@ __all__ = [
 WORKSPACE_PREFIX = "task-api"
 
 
-def host_path_allowed(path: str, roots: Sequence[str]) -> bool:
-    """Pure: whether ``path`` (absolute) lies under one of the administrator's allowed roots."""
-    normal = posixpath.normpath(path)
-    if normal != path.rstrip("/") or not normal.startswith("/"):
+def host_path_allowed(path: str, roots: Sequence[str], *, read_only: bool = True) -> bool:
+    """Pure: whether a TaskRun may mount ``path`` (:func:`~task_api.core.host_paths.check_host_path`'s verdict)."""
+    try:
+        check_host_path(path, roots=roots, read_only=read_only)
+    except HostPathRefused:
         return False
-    return any(normal == root or normal.startswith(root.rstrip("/") + "/") for root in roots)
+    return True
 
 
 def host_path_problems(spec: TaskRunSpec, roots: Sequence[str]) -> list[Problem]:
-    """Pure: every hostPath binding must lie under an allowed root (there are none unless the admin adds some)."""
+    """Pure: every hostPath binding checked by the host path policy (:mod:`task_api.core.host_paths`): inputs must
+    be absolute, normal, printable paths under an allowed root (there are none unless the admin adds some); outputs
+    are never host paths. Each refusal names the field (``spec.outputs[0].hostPath.path``)."""
     problems = []
-    sides: tuple[tuple[str, Sequence[InputBinding | OutputBinding]], ...] = (
-        ("inputs", spec.inputs),
-        ("outputs", spec.outputs),
+    sides: tuple[tuple[str, bool, Sequence[InputBinding | OutputBinding]], ...] = (
+        ("inputs", True, spec.inputs),
+        ("outputs", False, spec.outputs),
     )
-    for side, bindings in sides:
+    for side, read_only, bindings in sides:
         for index, binding in enumerate(bindings):
-            if binding.host_path is not None and not host_path_allowed(binding.host_path.path, roots):
-                allowed = ", ".join(roots) if roots else "none (the operator allows no host paths)"
+            if binding.host_path is None:
+                continue
+            try:
+                check_host_path(binding.host_path.path, roots=roots, read_only=read_only)
+            except HostPathRefused as refused:
                 problems.append(
                     Problem(
                         path=f"spec.{side}[{index}].hostPath.path",
-                        message="host path is not under an allowed root",
-                        given=repr(binding.host_path.path),
-                        allowed=allowed,
+                        message=refused.message,
+                        given=refused.given,
+                        allowed=refused.allowed,
                     )
                 )
     return problems

@@ -49,6 +49,7 @@ from task_api.core.taskrun.memory import MemoryPlan, plan_memory
 from task_api.core.taskrun.objects import build_registry_secret, registry_secret_name
 from task_api.core.taskrun.observed_pods import ObservedPod, Phase, PodOutcome
 from task_api.core.taskrun.run_task import describe_problems, resolve_run
+from task_api.core.taskrun.secret_env import secret_env, secret_env_problems, stand_in_values
 from task_api.core.taskrun.world import Halt, Policy, RegistryCredentials, TemplateSource, World
 from task_api.core.times import format_rfc3339, parse_rfc3339
 from task_api.spec import Measurement, ResolvedTask
@@ -308,11 +309,12 @@ def _active(step: _Pass) -> Decision:
     _no_cycle(step)
     upstream = _upstream_volumes(step)
     resolved, inputs, outputs = _resolve(step, source, upstream)
+    run_as = _run_as(step)
     _claims_exist(step, [*inputs.values(), *outputs.values()])
     measurements = _measurements(step, resolved, inputs, source)
     memory = _memory(step, resolved, measurements)
     secrets = (*source.pull_secrets, *_registry_secret(step))
-    return _attempt(step, _Planned(source, resolved, inputs, outputs, memory, secrets))
+    return _attempt(step, _Planned(source, resolved, inputs, outputs, memory, secrets, run_as))
 
 
 @dataclass(frozen=True)
@@ -325,6 +327,7 @@ class _Planned:
     outputs: dict[str, pods.ChannelVolume]
     memory: MemoryPlan
     pull_secrets: tuple[str, ...]
+    run_as: pods.RunAs | None
 
 
 def _no_cycle(step: _Pass) -> None:
@@ -337,6 +340,23 @@ def _no_cycle(step: _Pass) -> None:
     if step.world.upstream_cycle:
         chain = " → ".join(step.world.upstream_cycle)
         raise step.end(R.UPSTREAM_CYCLE, f"fromTaskRun upstreams wait for each other in a cycle: {chain}")
+
+
+def _run_as(step: _Pass) -> pods.RunAs | None:
+    """Task containers run as the administrator's non-root uid; as the image's own user (often root) only when the
+    run asks (``spec.runAsRoot``) in a namespace the administrator allows (``TASK_API_ALLOW_ROOT_NAMESPACES``)."""
+    policy, namespace = step.policy, step.run.metadata.namespace
+    if not step.run.spec.run_as_root:
+        return pods.RunAs(user=policy.run_as_user, group=policy.run_as_group, fs_group=policy.run_as_group)
+    if policy.allows_root(namespace):
+        return None
+    allowed = ", ".join(policy.root_namespaces) or "none"
+    raise step.end(
+        R.INVALID_SPEC,
+        f"spec.runAsRoot: root is not allowed in namespace {namespace} (given true; allowed in the namespaces "
+        f"the administrator lists in TASK_API_ALLOW_ROOT_NAMESPACES: {allowed}); omit it to run as uid "
+        f"{policy.run_as_user}",
+    )
 
 
 def _claims_exist(step: _Pass, volumes: Sequence[pods.ChannelVolume]) -> None:
@@ -468,6 +488,9 @@ def _resolve(
             claim=policy.workspace_claim, taskrun=run.metadata.name, uid=run.metadata.uid, channel=channel.name
         )
     outputs.update({n: v for n, v in bound.items() if v is not None})  # channels the template lacks: the merge reports
+    secret_problems = secret_env_problems(run.spec, template)
+    if secret_problems:
+        raise step.end(R.INVALID_SPEC, "\n".join(p.format() for p in secret_problems))
     try:
         resolved = resolve_run(
             run,
@@ -476,6 +499,7 @@ def _resolve(
             input_volumes=inputs,
             output_volumes=outputs,
             stage_image=policy.measure_image,
+            stand_ins=stand_in_values(run.spec, template),
         )
     except SpecError as err:
         raise step.end(R.INVALID_SPEC, describe_problems(err, prefix="spec.")) from None
@@ -628,6 +652,8 @@ def _create_pod(step: _Pass, planned: _Planned, attempt: int) -> Decision:
         annotations={**annotations, **resolved.annotations},
         template=resolved.template,
         image_pull_policy=run.spec.image_pull_policy or "IfNotPresent",
+        run_as=planned.run_as,
+        secret_env={n: pods.SecretKey(r.name, r.key) for n, r in secret_env(run.spec).items()},
     )
     stage = stage_transformer(
         stage_image=step.policy.measure_image, stage_pull_secrets=step.policy.measure_image_pull_secrets
@@ -636,6 +662,11 @@ def _create_pod(step: _Pass, planned: _Planned, attempt: int) -> Decision:
     if resolved.warnings and not status.pod_name:
         text = "; ".join(w.format() for w in resolved.warnings)[:500]
         step.notes.append(Note("Warning", "SpecWarning", text))
+    from_secrets = secret_env(run.spec)
+    if from_secrets and not status.pod_name:
+        names = ", ".join(f"{n} (Secret {r.name!r}, key {r.key!r})" for n, r in from_secrets.items())
+        text = f"the pod reads {names}; the template's type and choices are not checked for values from Secrets"
+        step.notes.append(Note("Normal", "EnvFromSecret", text[:500]))
     _record_attempt(step, planned, attempt)
     raise step.end(R.PENDING, f"pod {status.pod_name} created")
 

@@ -41,17 +41,20 @@ def task_of_run(
     image: str,
     input_volumes: Mapping[str, ChannelVolume],
     output_volumes: Mapping[str, ChannelVolume],
+    stand_ins: Mapping[str, str] | None = None,
 ) -> Task:
     """Pure: the task a TaskRun describes, its channels resolved to volumes. Raises SpecError (paths as in the
-    TaskRun's spec, one level down: ``env[0].value``)."""
+    TaskRun's spec, one level down: ``env[0].value``). A variable taken from a Secret gets its value from
+    ``stand_ins`` (the template's own), so the merge checks everything else at the same positions."""
     spec = run.spec
+    stand_ins = stand_ins or {}
     document: dict[str, Any] = {
         "name": run.metadata.name,
         "image": image,
         "taskTemplate": spec.task_template,
         "inputs": [{"name": n, "volume_source": _volume_source(v)} for n, v in input_volumes.items()],
         "outputs": [{"name": n, "volume_source": _volume_source(v)} for n, v in output_volumes.items()],
-        "env": [{"name": e.name, "value": e.value} for e in spec.env],
+        "env": [{"name": e.name, "value": stand_ins.get(e.name, "") if e.value is None else e.value} for e in spec.env],
     }
     if spec.command is not None:
         document["command"] = list(spec.command)
@@ -69,10 +72,13 @@ def resolve_run(
     input_volumes: Mapping[str, ChannelVolume],
     output_volumes: Mapping[str, ChannelVolume],
     stage_image: str,
+    stand_ins: Mapping[str, str] | None = None,
 ) -> ResolvedTask:
     """Pure: the TaskRun merged with its template; legacy images are checked too (they need ``stage_image``).
     Raises SpecError."""
-    task = task_of_run(run, image=image, input_volumes=input_volumes, output_volumes=output_volumes)
+    task = task_of_run(
+        run, image=image, input_volumes=input_volumes, output_volumes=output_volumes, stand_ins=stand_ins
+    )
     resolved = resolve(task, container)
     check_legacy_task(resolved, stage_image=stage_image)
     return resolved

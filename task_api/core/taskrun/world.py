@@ -96,3 +96,12 @@ class Policy:
     upstream_grace_seconds: float = 300.0
     #: How long a run may wait for what may never come (a claim, quota, a node), unless its spec says otherwise.
     pending_timeout_seconds: float = 3600.0
+    #: The non-root identity of task containers (uid, gid; the gid is also the pod's fsGroup).
+    run_as_user: int = 1000
+    run_as_group: int = 1000
+    #: Namespaces whose TaskRuns may ask for root (``spec.runAsRoot``); ``*`` stands for every namespace.
+    root_namespaces: tuple[str, ...] = ()
+
+    def allows_root(self, namespace: str) -> bool:
+        """Pure: whether TaskRuns of ``namespace`` may run their containers as the image's user (often root)."""
+        return "*" in self.root_namespaces or namespace in self.root_namespaces

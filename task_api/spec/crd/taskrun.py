@@ -193,11 +193,43 @@ class OutputBinding(CrdModel):
     nfs: NfsSource | None = Field(default=None, description="Write the channel to an NFS export.")
 
 
+class SecretKeySelector(CrdModel):
+    """One key of a Secret in the TaskRun's namespace."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN, description="The Secret's name.")
+    key: str = Field(
+        min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$", description="The key within the Secret."
+    )
+
+
+class EnvValueSource(CrdModel):
+    """Where a variable's value comes from, instead of the TaskRun."""
+
+    secret_key_ref: SecretKeySelector = Field(
+        description=(
+            "A key of a Secret in this namespace: the pod reads it (secretKeyRef); the value never enters the "
+            "TaskRun, its status or events, and is not checked against the template's type and choices."
+        )
+    )
+
+
 class EnvOverride(CrdModel):
-    """A value for one of the template's environment variables."""
+    """A value for one of the template's environment variables: literal, or from a Secret."""
+
+    model_config = CrdModel.model_config | {
+        "json_schema_extra": _cel(
+            {"rule": "has(self.value) != has(self.valueFrom)", "message": "set exactly one of value and valueFrom"}
+        )
+    }
 
     name: str = Field(min_length=1, max_length=256, pattern=ENV_NAME, description="Variable name.")
-    value: str = Field(max_length=32768, description="Its value (checked against the template's type and choices).")
+    value: str | None = Field(
+        default=None, max_length=32768, description="Its value (checked against the template's type and choices)."
+    )
+    value_from: EnvValueSource | None = Field(
+        default=None,
+        description="Its value from a Secret (only for variables the template declares adjustable).",
+    )
 
 
 class ResourceOverrides(CrdModel):
@@ -238,7 +270,7 @@ _IMMUTABLE = {"rule": "self == oldSelf", "message": f"is immutable: it {_ONE_RUN
 MUTABLE_FIELDS = ("cancelled", "ttlSecondsAfterFinished", "heartbeatTimeoutSeconds", "pendingTimeoutSeconds")
 #: Every other field of the spec, held fixed by a transition rule each (optional fields may not appear or vanish).
 _FIXED = ("imagePullSecrets", "registryCredentialsSecret", "inputs", "outputs", "env", "command", "resources",
-          "timeoutSeconds", "retries")  # fmt: skip
+          "timeoutSeconds", "retries", "runAsRoot")  # fmt: skip
 
 
 def _fixed(field: str) -> dict[str, str]:
@@ -323,6 +355,14 @@ class TaskRunSpec(CrdModel):
         description="Limit on each attempt's run time (activeDeadlineSeconds).",
     )
     retries: RetryPolicy | None = Field(default=None, description="Retry policy.")
+    run_as_root: bool = Field(
+        default=False,
+        description=(
+            "Run the task container as the image's own user (often root) instead of the operator's non-root uid. "
+            "Honoured only in namespaces the administrator lists in TASK_API_ALLOW_ROOT_NAMESPACES; elsewhere the "
+            "run fails InvalidSpec."
+        ),
+    )
     cancelled: bool = Field(default=False, description="Set to true to cancel the run: its pod is stopped.")
     heartbeat_timeout_seconds: int | None = Field(
         default=None,

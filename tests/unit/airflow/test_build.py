@@ -283,6 +283,11 @@ class TestBody:
             },
         }
 
+    def test_run_as_root_only_when_asked(self) -> None:
+        body = build_taskrun(name="r", namespace="ns", task_template="t", image="i", run_as_root=True)
+        assert body["spec"]["runAsRoot"] is True
+        assert "runAsRoot" not in build_taskrun(name="r", namespace="ns", task_template="t", image="i")["spec"]
+
     def test_pending_timeout(self) -> None:
         body = build_taskrun(name="r", namespace="ns", task_template="t", image="i", pending_timeout_seconds=3600)
         assert body["spec"]["pendingTimeoutSeconds"] == 3600

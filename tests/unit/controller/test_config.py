@@ -35,6 +35,8 @@ def test_values_are_parsed() -> None:
         ({"TASK_API_ALLOWED_HOST_PATH_ROOTS": "/"}, "TASK_API_ALLOWED_HOST_PATH_ROOTS"),
         ({"TASK_API_ALLOWED_HOST_PATH_ROOTS": "relative"}, "TASK_API_ALLOWED_HOST_PATH_ROOTS"),
         ({"TASK_API_ALLOWED_HOST_PATH_ROOTS": "/a/../b"}, "TASK_API_ALLOWED_HOST_PATH_ROOTS"),
+        ({"TASK_API_ALLOWED_HOST_PATH_ROOTS": "/srv/a\u202eb"}, "U\\+202E"),  # check_root: printable only
+        ({"TASK_API_ALLOWED_HOST_PATH_ROOTS": "/srv//x"}, "'//'"),
         ({"TASK_API_MAX_MEMORY": "lots"}, "TASK_API_MAX_MEMORY"),
         ({"TASK_API_WORKERS": "many"}, "TASK_API_WORKERS"),
     ],

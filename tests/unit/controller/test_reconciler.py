@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -492,3 +494,24 @@ def test_conflicts_back_off_per_key_and_the_backoff_resets_after_a_pass() -> Non
     assert counted == 3
     assert left == 0  # reset by the pass that got through
     assert fake.created["pods"] == ["hello-a1"]
+
+
+def test_a_host_path_output_fails_the_run_before_any_pod(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "CONFIG", replace(CONFIG, allowed_host_path_roots=("/srv/data",)))
+    fake = bed(taskrun(outputs=[{"name": "out", "hostPath": {"path": "/srv/data/out"}}]))
+    run = run_async(lambda: drive(fake))
+    condition = run.status.conditions[0]
+    assert (run.status.reason, condition.status) == ("InvalidSpec", "False")
+    assert condition.message.startswith("spec.outputs[0].hostPath.path: outputs cannot go to host paths")
+    assert fake.items(CORE, NS, "pods") == []
+
+
+def test_the_pod_runs_as_the_configured_non_root_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "CONFIG", replace(CONFIG, run_as_user=2000, run_as_group=3000))
+    fake = bed(taskrun())
+    run = run_async(lambda: drive(fake))
+    assert run.status.reason == "Succeeded"
+    (pod,) = fake.items(CORE, NS, "pods")
+    security = pod["spec"]["containers"][0]["securityContext"]
+    assert (security["runAsNonRoot"], security["runAsUser"], security["runAsGroup"]) == (True, 2000, 3000)
+    assert pod["spec"]["securityContext"]["fsGroup"] == 3000

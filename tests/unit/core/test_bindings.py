@@ -28,6 +28,10 @@ from task_api.spec.crd import InputBinding, OutputBinding, TaskRunSpec
         ("/etc/passwd", ["/data"], False),
         ("/data/in", [], False),  # no roots: no host paths at all
         ("relative", ["/data"], False),
+        ("/data/a\u202eb", ["/data"], False),  # a bidi override
+        ("/data/e\u0301", ["/data"], False),  # not NFC
+        ("/data/" + "n" * 256, ["/data"], False),  # a component longer than NAME_MAX
+        ("/data/in/", ["/data"], False),
     ],
 )
 def test_host_path_allowed(path: str, roots: list[str], allowed: bool) -> None:
@@ -41,8 +45,27 @@ def test_host_path_problems_name_the_field_the_path_and_the_roots() -> None:
     (problem,) = host_path_problems(spec, [])
     assert problem.path == "spec.inputs[0].hostPath.path"
     assert problem.given == "'/etc'"
-    assert "allows no host paths" in (problem.allowed or "")
+    assert "TASK_API_ALLOWED_HOST_PATH_ROOTS is empty" in (problem.allowed or "")
     assert host_path_problems(spec, ["/etc"]) == []
+
+
+@pytest.mark.parametrize(
+    ("side", "path", "words"),
+    [
+        ("outputs", "/data/out", "outputs cannot go to host paths"),
+        ("inputs", "/data/a\u202eb", "U+202E"),
+        ("inputs", "/data/e\u0301", "normal form NFC"),
+        ("inputs", "/data/" + "n" * 256, "longer than 255 bytes"),
+        ("inputs", "/database/x", "not under an allowed root"),
+    ],
+)
+def test_host_path_problems_refuse_outputs_and_odd_paths(side: str, path: str, words: str) -> None:
+    spec = TaskRunSpec.model_validate(
+        {"image": "i", "taskTemplate": "t", side: [{"name": "a", "hostPath": {"path": path}}]}
+    )
+    (problem,) = host_path_problems(spec, ["/data"])
+    assert problem.path == f"spec.{side}[0].hostPath.path"
+    assert words in problem.format()
 
 
 def test_workspace_volume_is_per_run_and_channel() -> None:

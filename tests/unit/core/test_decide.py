@@ -343,6 +343,104 @@ def test_invalid_specs_fail_with_the_field_path(case: Case) -> None:
     assert decision.actions == ()
 
 
+ROOTED = replace(POLICY, allowed_host_path_roots=("/data",))
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ({"outputs": [{"name": "out", "hostPath": {"path": "/data/out"}}]},
+         "spec.outputs[0].hostPath.path: outputs cannot go to host paths"),
+        ({"inputs": [{"name": "in", "hostPath": {"path": "/data/a\u202eb"}}]}, "spec.inputs[0].hostPath.path"),
+        ({"inputs": [{"name": "in", "hostPath": {"path": "/data/e\u0301"}}]}, "normal form NFC"),
+        ({"inputs": [{"name": "in", "hostPath": {"path": "/data/" + "n" * 256}}]}, "longer than 255 bytes"),
+    ],
+    ids=["output", "bidi-override", "not-nfc", "long-component"],
+)  # fmt: skip
+def test_host_paths_are_refused_before_any_pod(spec: dict[str, Any], words: str) -> None:
+    decision = decide(run(spec), world(), ROOTED, NOW)
+    assert decision.status.reason == "InvalidSpec"
+    assert decision.actions == ()
+    assert decision.finished
+    assert words in decision.status.conditions[0].message
+
+
+def test_a_host_path_input_under_a_root_is_mounted_read_only() -> None:
+    decision = decide(run({"inputs": [{"name": "in", "hostPath": {"path": "/data/in"}}]}), world(), ROOTED, NOW)
+    manifest = decision.actions[0].manifest  # type: ignore[union-attr]
+    (host,) = [v for v in manifest["spec"]["volumes"] if "hostPath" in v]
+    assert host["hostPath"] == {"path": "/data/in", "type": "Directory"}
+    mount = next(m for m in manifest["spec"]["containers"][0]["volumeMounts"] if m["name"] == host["name"])
+    assert mount["readOnly"] is True and mount["recursiveReadOnly"] == "IfPossible"
+
+
+def _task_container(decision: Decision) -> dict[str, Any]:
+    manifest = decision.actions[-1].manifest  # type: ignore[union-attr]
+    container: dict[str, Any] = manifest["spec"]["containers"][0]
+    return container
+
+
+def test_task_containers_run_as_the_policys_non_root_user_by_default() -> None:
+    decision = decide(run(), world(), replace(POLICY, run_as_user=4242, run_as_group=4343), NOW)
+    security = _task_container(decision)["securityContext"]
+    assert (security["runAsNonRoot"], security["runAsUser"], security["runAsGroup"]) == (True, 4242, 4343)
+    manifest = decision.actions[-1].manifest  # type: ignore[union-attr]
+    assert manifest["spec"]["securityContext"]["fsGroup"] == 4343
+
+
+def test_root_is_refused_outside_the_allowed_namespaces() -> None:
+    policy = replace(POLICY, root_namespaces=("kaapana",))
+    decision = decide(run({"runAsRoot": True}), world(), policy, NOW)
+    assert decision.status.reason == "InvalidSpec" and decision.actions == ()
+    message = decision.status.conditions[0].message
+    assert message.startswith("spec.runAsRoot: root is not allowed in namespace team-a")
+    assert "TASK_API_ALLOW_ROOT_NAMESPACES: kaapana" in message
+
+
+@pytest.mark.parametrize("allowed", [("team-a",), ("*",)])
+def test_root_where_allowed_keeps_the_images_user(allowed: tuple[str, ...]) -> None:
+    decision = decide(run({"runAsRoot": True}), world(), replace(POLICY, root_namespaces=allowed), NOW)
+    security = _task_container(decision)["securityContext"]
+    assert "runAsUser" not in security and "runAsNonRoot" not in security
+    assert security["allowPrivilegeEscalation"] is False and security["capabilities"] == {"drop": ["ALL"]}
+
+
+def _from_secret(name: str, secret: str = "token", key: str = "value") -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def test_an_env_value_from_a_secret_reaches_the_pod_as_a_reference() -> None:
+    decision = decided(run({"env": [_from_secret("ALGORITHM")]}), world())
+    env = {e["name"]: e for e in _task_container(decision)["env"]}
+    assert env["ALGORITHM"] == {"name": "ALGORITHM", "valueFrom": {"secretKeyRef": {"name": "token", "key": "value"}}}
+    assert decision.status.reason == "Pending"
+    (note,) = decision.notes
+    assert note.reason == "EnvFromSecret" and "type and choices are not checked" in note.message
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ([_from_secret("FIXED")], "spec.env[0].valueFrom: FIXED is not adjustable in template"),
+        ([{"name": "ALGORITHM", "value": "sha512"}, _from_secret("UNDECLARED")],
+         "spec.env[1].valueFrom: UNDECLARED is not declared by template"),
+    ],
+    ids=["not-adjustable", "undeclared"],
+)  # fmt: skip
+def test_only_adjustable_declared_variables_come_from_secrets(env: list[dict[str, Any]], words: str) -> None:
+    decision = decided(run({"env": env}), world())
+    assert decision.status.reason == "InvalidSpec" and decision.actions == ()
+    message = decision.status.conditions[0].message
+    assert words in message and "allowed ALGORITHM" in message
+
+
+def test_a_literal_value_beside_a_secret_one_is_still_checked_at_its_own_position() -> None:
+    decision = decided(run({"env": [_from_secret("ALGORITHM"), {"name": "ALGORITHM2", "value": "x"}]}), world())
+    assert decision.status.reason == "Pending"  # undeclared literal: passed with a warning, as before
+    decision = decided(run({"env": [_from_secret("ALGORITHM"), {"name": "FIXED", "value": "2"}]}), world())
+    assert "spec.env[1].value: FIXED is not adjustable" in decision.status.conditions[0].message
+
+
 def test_a_literal_placeholder_in_env_and_command_is_passed_through() -> None:
     decision = decided(
         run({"env": [{"name": "ALGORITHM", "value": "sha256"}, {"name": "EXTRA", "value": "{{ env.HOME }}"}],

@@ -13,6 +13,8 @@ from task_api.core.pod import (
     MeasureItem,
     Owner,
     PodPlan,
+    RunAs,
+    SecretKey,
     build_measure_pod,
     build_task_pod,
     measure_pod_name,
@@ -49,6 +51,7 @@ PLANS = {
         labels={"team": "a"},
         annotations={"note": "x"},
         template="checksum",
+        run_as=RunAs(user=1000, group=1000, fs_group=1000),
     ),
     "nfs-and-read-only-claim": PodPlan(
         owner=OWNER,
@@ -71,7 +74,7 @@ PLANS = {
         env=[],
         mounts=[
             ChannelMount("in", "/in", ChannelVolume(host_path="/srv/data/in"), read_only=True),
-            ChannelMount("out_1", "/out", ChannelVolume(host_path="/srv/data/out"), read_only=False),
+            ChannelMount("out_1", "/out", ChannelVolume(claim_name="results", sub_path="out"), read_only=False),
         ],
     ),
 }
@@ -107,10 +110,62 @@ def test_inputs_are_read_only_and_outputs_writable() -> None:
     assert volumes[mounts["/data/out"]["name"]]["persistentVolumeClaim"]["readOnly"] is False
 
 
-def test_host_path_inputs_must_exist_outputs_are_created() -> None:
+def test_a_non_root_plan_runs_as_its_uid_and_makes_claims_group_writable() -> None:
+    pod = build_task_pod(PLANS["pvc-and-workspace"])
+    security = pod["spec"]["containers"][0]["securityContext"]
+    assert (security["runAsNonRoot"], security["runAsUser"], security["runAsGroup"]) == (True, 1000, 1000)
+    assert pod["spec"]["securityContext"]["fsGroup"] == 1000
+    assert pod["spec"]["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"
+
+
+def test_a_root_plan_keeps_the_images_user() -> None:
+    pod = build_task_pod(PLANS["minimal"])  # run_as=None: the reconciler allowed root for this run
+    security = pod["spec"]["containers"][0]["securityContext"]
+    assert "runAsUser" not in security and "runAsNonRoot" not in security
+    assert "fsGroup" not in pod["spec"]["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False and security["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_env_from_a_secret_names_the_key_and_never_a_value() -> None:
+    plan = PodPlan(
+        owner=OWNER,
+        attempt=1,
+        image="hello:latest",
+        command=None,
+        env=[("MODE", "template-default"), ("LEVEL", "3")],
+        mounts=[],
+        secret_env={"MODE": SecretKey("token", "value"), "EXTRA": SecretKey("other", "k")},
+    )
+    env = build_task_pod(plan)["spec"]["containers"][0]["env"]
+    assert env == [
+        {"name": "MODE", "valueFrom": {"secretKeyRef": {"name": "token", "key": "value"}}},
+        {"name": "LEVEL", "value": "3"},
+        {"name": "EXTRA", "valueFrom": {"secretKeyRef": {"name": "other", "key": "k"}}},
+    ]
+    assert "template-default" not in str(build_task_pod(plan))
+
+
+def test_host_path_inputs_must_exist_and_are_recursively_read_only() -> None:
     pod = build_task_pod(PLANS["host-paths"])
-    types = [v["hostPath"]["type"] for v in pod["spec"]["volumes"]]
-    assert types == ["Directory", "DirectoryOrCreate"]
+    (host,) = [v for v in pod["spec"]["volumes"] if "hostPath" in v]
+    assert host["hostPath"]["type"] == "Directory"  # never DirectoryOrCreate: nothing is made on the node
+    (mount,) = [m for m in pod["spec"]["containers"][0]["volumeMounts"] if m["name"] == host["name"]]
+    assert mount["readOnly"] is True and mount["recursiveReadOnly"] == "IfPossible"
+    claim_mounts = [m for m in pod["spec"]["containers"][0]["volumeMounts"] if m["name"] != host["name"]]
+    assert all("recursiveReadOnly" not in m for m in claim_mounts)
+
+
+def test_a_writable_host_path_is_never_built() -> None:
+    plan = PodPlan(
+        owner=OWNER,
+        attempt=1,
+        image="hello:latest",
+        command=None,
+        env=[],
+        mounts=[ChannelMount("out", "/out", ChannelVolume(host_path="/srv/data/out"), read_only=False)],
+    )
+    with pytest.raises(ValueError, match="host paths are read-only inputs"):
+        build_task_pod(plan)
 
 
 def test_measure_pod_mounts_everything_read_only_and_runs_as_non_root() -> None:

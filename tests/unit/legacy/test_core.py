@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -253,7 +254,7 @@ class TestStageOperations:
 # -- the hooks -------------------------------------------------------------------------------------------------------
 
 
-def _plan(env: dict[str, str]) -> pods.PodPlan:
+def _plan(env: dict[str, str], run_as: pods.RunAs | None = None) -> pods.PodPlan:
     return pods.PodPlan(
         owner=pods.Owner(name="run", namespace="ns", uid="u-1"),
         attempt=1,
@@ -265,10 +266,33 @@ def _plan(env: dict[str, str]) -> pods.PodPlan:
             pods.ChannelMount("output", "/task-api/legacy/outputs/output", pods.ChannelVolume(claim_name="res"), False),
         ],
         image_pull_secrets=("regcred",),
+        run_as=run_as,
     )
 
 
 class TestAdaptTaskPod:
+    def test_the_staging_container_runs_as_the_tasks_non_root_user(self) -> None:
+        pod = adapt_task_pod(
+            pods.build_task_pod(_plan(dict(resolved().env), pods.RunAs(user=1000, group=1001, fs_group=1001))),
+            stage_image="op:1",
+        )
+        (stage,) = pod["spec"]["initContainers"]
+        context = stage["securityContext"]
+        assert (context["runAsNonRoot"], context["runAsUser"], context["runAsGroup"]) == (True, 1000, 1001)
+
+    def test_a_variable_from_a_secret_keeps_its_reference(self) -> None:
+        env = dict(resolved().env)
+        plan = replace(_plan(env), secret_env={"FROM_SECRET": pods.SecretKey("token", "value")})
+        pod = adapt_task_pod(pods.build_task_pod(plan), stage_image="op:1")
+        ref = {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "token", "key": "value"}}}
+        assert ref in pod["spec"]["containers"][0]["env"]
+        assert ref in pod["spec"]["initContainers"][0]["env"]
+
+    def test_the_staging_container_is_root_only_when_the_task_may_be(self) -> None:
+        pod = adapt_task_pod(pods.build_task_pod(_plan(dict(resolved().env))), stage_image="op:1")
+        (stage,) = pod["spec"]["initContainers"]
+        assert (stage["securityContext"]["runAsUser"], stage["securityContext"]["runAsGroup"]) == (0, 0)
+
     def test_an_ordinary_pod_is_returned_unchanged(self) -> None:
         manifest = pods.build_task_pod(_plan({"A": "1"}))
         assert adapt_task_pod(manifest, stage_image="op:1") is manifest

@@ -49,6 +49,7 @@ def _agree(objs: list[Obj]) -> None:
     data = one(objs, "ConfigMap", "task-api-config")["data"]
     assert quoted(policy, "served") == data["TASK_API_NAMESPACES"]
     assert quoted(policy, "roots") == data["TASK_API_ALLOWED_HOST_PATH_ROOTS"]
+    assert quoted(policy, "rootNamespaces") == data["TASK_API_ALLOW_ROOT_NAMESPACES"]
 
 
 def test_it_reads_the_same_namespaces_and_roots_as_the_operator(

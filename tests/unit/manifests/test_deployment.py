@@ -66,6 +66,8 @@ class TestContents:
                 ("ServiceAccount", "task-api-operator"),
                 ("ValidatingAdmissionPolicy", "task-api-operator-pods"),
                 ("ValidatingAdmissionPolicyBinding", "task-api-operator-pods"),
+                ("ValidatingAdmissionPolicy", "task-api-taskrun-secret-refs"),
+                ("ValidatingAdmissionPolicyBinding", "task-api-taskrun-secret-refs"),
             ]
         )
 
