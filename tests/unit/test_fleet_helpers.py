@@ -93,6 +93,7 @@ def test_operator_environment_drops_the_callers_task_api_and_in_cluster_settings
     assert env["KUBECONFIG"] == "/bed/operator.kubeconfig"
     assert "TASK_API_WORKERS" not in env and "KUBERNETES_SERVICE_HOST" not in env
     assert (env["TASK_API_METRICS_PORT"], env["TASK_API_NAMESPACES"]) == ("19087", "a,b")
+    assert env["TASK_API_LEASE_NAMESPACE"] == "task-api-system"  # where the leader-election Role is
 
 
 def test_the_host_process_operator_gets_rbac_and_crds_but_no_deployment() -> None:
