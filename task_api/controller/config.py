@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from task_api.core.taskrun.world import Policy
+from task_api.image.settings import InspectionSettings
 from task_api.spec.errors import TaskApiError
 from task_api.spec.quantity import parse_quantity
 
@@ -50,6 +51,8 @@ class OperatorConfig:
     #: The Lease's name, and its namespace (default: the operator's own namespace).
     lease_name: str = "task-api-operator"
     lease_namespace: str = ""
+    #: Limits, egress policy and concurrency of image inspections (``TASK_API_INSPECT_*``, ``TASK_API_EGRESS_*``).
+    inspection: InspectionSettings = field(default_factory=InspectionSettings)
 
     def policy(self) -> Policy:
         """Pure: the part of the configuration the reconciler's decisions depend on."""
@@ -92,6 +95,10 @@ class OperatorConfig:
                 f"TASK_API_WORKERS/TASK_API_METRICS_PORT/TASK_API_UPSTREAM_GRACE_SECONDS/"
                 f"TASK_API_PENDING_TIMEOUT_SECONDS: {exc}"
             ) from None
+        try:
+            inspection = InspectionSettings.from_env(env, workers=max(1, workers))
+        except ValueError as exc:  # the message names the key
+            raise ConfigError(str(exc)) from None
         return cls(
             allowed_host_path_roots=tuple(r.rstrip("/") for r in roots),
             workspace_claim=env.get("TASK_API_WORKSPACE_CLAIM", "task-api-workspace") or "task-api-workspace",
@@ -108,6 +115,7 @@ class OperatorConfig:
             leader_election=_flag(env, "TASK_API_LEADER_ELECTION", default=True),
             lease_name=env.get("TASK_API_LEASE_NAME", "task-api-operator") or "task-api-operator",
             lease_namespace=env.get("TASK_API_LEASE_NAMESPACE", ""),
+            inspection=inspection,
         )
 
 
