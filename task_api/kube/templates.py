@@ -82,7 +82,8 @@ class TemplateResolver:
         self._kube = kube
         self._insecure = tuple(insecure_registries)
         self._settings = settings
-        self._gate = settings.gate() if settings is not None else None
+        #: The operator's share of threads for inspections (None for clients: they inspect in a thread of their own).
+        self.gate = settings.gate() if settings is not None else None
         # Shared by every tenant: a digest is served only to credentials the registry let read its repository.
         self._cache = InspectionCache(check_access=True)
         self._memo: dict[tuple[str, str], tuple[float, Inspection]] = {}
@@ -162,12 +163,12 @@ class TemplateResolver:
 
     async def _inspect(self, image: str, credentials: Credentials | None, namespace: str) -> Inspection:
         try:
-            if self._gate is None or self._settings is None:
+            if self.gate is None or self._settings is None:
                 return await asyncio.to_thread(
                     inspect_image, image, credentials=credentials, insecure_registries=self._insecure, cache=self._cache
                 )
             settings = self._settings
-            return await self._gate.run(
+            return await self.gate.run(
                 namespace,
                 inspect_image,
                 image,

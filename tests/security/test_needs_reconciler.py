@@ -21,7 +21,7 @@ from tests.fixtures.tenant import Tenant
 from tests.fixtures.testbed import Testbed
 from tests.security.conftest import finished, message, succeeded, taskrun, wait_status
 
-pytestmark = [pytest.mark.cluster, pytest.mark.needs_reconciler, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
 OPT_IN_LABEL = "task-api.io/registry-credentials"
 
@@ -152,6 +152,7 @@ def test_an_existing_registry_secret_is_used_only_if_the_run_owns_it(
     assert "squat-registry" in message(status)
 
 
+@pytest.mark.needs_reconciler
 def test_env_values_come_from_secrets_and_never_show(
     operator: Any, tenant: Tenant, testbed: Testbed, example_image: Callable[[str], str]
 ) -> None:
@@ -180,6 +181,7 @@ def test_env_values_come_from_secrets_and_never_show(
     assert "s3cr3t-env-value-13" not in json.dumps(run) + json.dumps(pod)
 
 
+@pytest.mark.needs_reconciler
 def test_task_containers_run_as_non_root_by_default(
     operator: Any, run_ns: Namespace, example_image: Callable[[str], str]
 ) -> None:
