@@ -1,8 +1,9 @@
-"""Attacks the reconciler does not stop yet (issue 13, the lead's part on the new reconciler): expected to fail.
+"""Attacks whose fix is in the reconciler (issue 13, on the new reconciler).
 
-Each test states the attack as the tenant mounts it today and the behaviour the fix must show; ``needs_reconciler``
-makes it a strict expected failure (tests/security/conftest.py), so it turns into an error — "XPASS(strict)" — the
-day the fix lands, and its marker must then go. docs/security.md lists each with the change the reconciler needs.
+Each test states the attack as a tenant mounts it and the behaviour that stops it. Those still marked
+``needs_reconciler`` are strict expected failures (tests/security/conftest.py): they turn into an error —
+"XPASS(strict)" — the day the fix lands, and the marker must then go. docs/security.md says for each what stops it,
+or what the reconciler still must do.
 """
 
 from __future__ import annotations
