@@ -53,7 +53,7 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
 
 def build_runtime(kube: KubeClient, config: OperatorConfig, metrics: Metrics) -> Runtime:
     """The reconcilers and their work loops, wired to one API client (tests wire a fake API server the same way)."""
-    templates = TemplateResolver(kube, insecure_registries=config.insecure_registries)
+    templates = TemplateResolver(kube, insecure_registries=config.insecure_registries, settings=config.inspection)
     finish = Finisher(events=EventRecorder(kube), metrics=metrics)
     pods = PodIndex()
     taskruns = TaskRunReconciler(

@@ -24,7 +24,7 @@ from task_api.core.taskrun.decision import (
     DeleteSecret,
 )
 from task_api.core.taskrun.observed_pods import observe_pod
-from task_api.kube import AlreadyExists, KubeApiError, KubeClient, NotFound
+from task_api.kube import AlreadyExists, Conflict, KubeApiError, KubeClient, NotFound
 from task_api.kube.client import core_path
 from task_api.kube.taskruns import taskrun_path
 from task_api.spec.crd.keys import LABEL_TASKRUN_UID
@@ -96,7 +96,7 @@ class Applier:
         elif isinstance(action, DeletePod):
             await self._delete(core_path("pods", namespace, action.name))
         elif isinstance(action, DeleteSecret):
-            await self._delete(core_path("secrets", namespace, action.name))
+            await self._delete_own(run, "secrets", action.name)
         elif isinstance(action, DeleteRunPods):
             selector = f"{LABEL_TASKRUN_UID}={action.uid}"
             for pod in await self._kube.list_items(core_path("pods", namespace), label_selector=selector):
@@ -126,3 +126,17 @@ class Applier:
     async def _delete(self, path: str) -> None:
         with suppress(NotFound):
             await self._kube.delete(path)
+
+    async def _delete_own(self, run: TaskRunResource, plural: str, name: str) -> None:
+        """Delete the object only if this run owns it — a Secret a tenant made under the run's Secret name stays —
+        and only the very object read (a uid precondition: one made in between is not touched)."""
+        namespace = run.metadata.namespace
+        try:
+            existing = await self._kube.get(core_path(plural, namespace, name))
+        except NotFound:
+            return
+        meta = existing.get("metadata") or {}
+        if not any(o.get("uid") == run.metadata.uid for o in meta.get("ownerReferences") or []):
+            return
+        with suppress(NotFound, Conflict):
+            await self._kube.delete(core_path(plural, namespace, name), uid=str(meta.get("uid") or "") or None)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from task_api.core.host_paths import HostPathRefused, check_root
 from task_api.core.taskrun.world import Policy
+from task_api.image.settings import InspectionSettings
 from task_api.spec.errors import TaskApiError
 from task_api.spec.quantity import parse_quantity
 
@@ -55,6 +56,8 @@ class OperatorConfig:
     run_as_group: int = 1000
     #: Namespaces whose TaskRuns may set ``spec.runAsRoot`` (``*``: all).
     root_namespaces: tuple[str, ...] = ()
+    #: Limits, egress policy and concurrency of image inspections (``TASK_API_INSPECT_*``, ``TASK_API_EGRESS_*``).
+    inspection: InspectionSettings = field(default_factory=InspectionSettings)
 
     def policy(self) -> Policy:
         """Pure: the part of the configuration the reconciler's decisions depend on."""
@@ -102,6 +105,10 @@ class OperatorConfig:
                 f"TASK_API_PENDING_TIMEOUT_SECONDS: {exc}"
             ) from None
         run_as_user = _id(env, "TASK_API_RUN_AS_USER")
+        try:
+            inspection = InspectionSettings.from_env(env, workers=max(1, workers))
+        except ValueError as exc:  # the message names the key
+            raise ConfigError(str(exc)) from None
         return cls(
             allowed_host_path_roots=roots,
             workspace_claim=env.get("TASK_API_WORKSPACE_CLAIM", "task-api-workspace") or "task-api-workspace",
@@ -121,6 +128,7 @@ class OperatorConfig:
             run_as_user=run_as_user,
             run_as_group=_id(env, "TASK_API_RUN_AS_GROUP", default=run_as_user),
             root_namespaces=items("TASK_API_ALLOW_ROOT_NAMESPACES"),
+            inspection=inspection,
         )
 
 

@@ -9,21 +9,27 @@ off and tries again.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 from datetime import datetime
+from typing import Any
 
 from task_api.controller.pod_index import PodIndex
 from task_api.core.memory_usage import Observation, observations_from_taskrun
 from task_api.core.rightsize import RightSizingSettings, effective_settings
 from task_api.core.taskrun.conditions import is_finished
 from task_api.core.taskrun.decide import current_pod, stopping
-from task_api.core.taskrun.objects import registry_secret_name
+from task_api.core.taskrun.objects import registry_login, registry_secret_name
 from task_api.core.taskrun.observed_pods import ObservedPod, observe_pod
-from task_api.core.taskrun.world import Halt, RegistryCredentials, TemplateSource, UpstreamView, World
+from task_api.core.taskrun.world import (
+    CredentialsUnusable,
+    Halt,
+    RegistryCredentials,
+    TemplateSource,
+    UpstreamView,
+    World,
+)
 from task_api.image import Credentials, ImageError, parse_reference
-from task_api.kube import KubeClient, NotFound
+from task_api.kube import Forbidden, KubeClient, NotFound
 from task_api.kube.client import core_path
 from task_api.kube.taskruns import taskrun_path
 from task_api.kube.templates import TemplateResolver, TemplateUnavailable
@@ -73,44 +79,58 @@ class Preparer:
                 pods = (*pods, observe_pod(await self._kube.get(core_path("pods", meta.namespace, recorded))))
         return pods
 
-    async def _registry_secret(self, run: TaskRunResource) -> tuple[str | None, RegistryCredentials | Halt | None]:
+    async def _registry_secret(
+        self, run: TaskRunResource
+    ) -> tuple[str | None, RegistryCredentials | CredentialsUnusable | Halt | None]:
         """Who owns the run's registry Secret, and — only when it must be made — the credentials for it."""
         ref = run.spec.registry_credentials_secret
         if ref is None:
             return None, None
-        namespace = run.metadata.namespace
+        meta = run.metadata
         try:
-            existing = await self._kube.get(core_path("secrets", namespace, registry_secret_name(run.metadata.name)))
+            existing = await self._kube.get(core_path("secrets", meta.namespace, registry_secret_name(meta.name)))
         except NotFound:
             return None, await self._read_credentials(run, ref.name)
         owners = (existing.get("metadata") or {}).get("ownerReferences") or []
-        owner = next((str(o.get("uid")) for o in owners if o.get("controller")), "")
+        # Only a TaskRun of this name may control it (this one, or a deleted namesake the garbage collector is
+        # about to take with its Secret); anything else — a Secret a tenant planted under this name — is foreign.
+        owner = next(
+            (
+                str(o.get("uid") or "")
+                for o in owners
+                if o.get("controller") and o.get("kind") == "TaskRun" and o.get("name") == meta.name
+            ),
+            "",
+        )
         return owner, None
 
-    async def _read_credentials(self, run: TaskRunResource, secret: str) -> RegistryCredentials | Halt:
+    async def _read_credentials(
+        self, run: TaskRunResource, secret: str
+    ) -> RegistryCredentials | CredentialsUnusable | Halt:
         try:
             registry = parse_reference(run.spec.image or "").registry
         except ImageError as exc:
             return Halt(R.INVALID_SPEC, f"spec.image: {exc}")
         try:
-            found = await self._kube.get(core_path("secrets", run.metadata.namespace, secret))
-        except NotFound:
-            return Halt(R.PENDING, f"registry credentials Secret {secret!r} not found", transient=True)
-        data = found.get("data") or {}
-        try:
-            username = base64.b64decode(data["username"]).decode()
-            password = base64.b64decode(data["password"]).decode()
-        except (KeyError, ValueError, binascii.Error):
-            return Halt(
-                R.INVALID_SPEC, f"registry credentials Secret {secret!r} needs the keys 'username' and 'password'"
-            )
+            found: dict[str, Any] | None = await self._kube.get(core_path("secrets", run.metadata.namespace, secret))
+        except (NotFound, Forbidden):
+            found = None  # told apart from a Secret that does not opt in nowhere: no existence oracle
+        login = registry_login(found)
+        if login is None:
+            return CredentialsUnusable(secret)
+        username, password = login
         return RegistryCredentials(registry=registry, username=username, password=password)
 
     async def _template(
-        self, run: TaskRunResource, credentials: RegistryCredentials | Halt | None, secret_owner: str | None
-    ) -> TemplateSource | Halt:
+        self,
+        run: TaskRunResource,
+        credentials: RegistryCredentials | CredentialsUnusable | Halt | None,
+        secret_owner: str | None,
+    ) -> TemplateSource | Halt | None:
         spec, namespace = run.spec, run.metadata.namespace
         own_secrets = [s.name for s in spec.image_pull_secrets]
+        if isinstance(credentials, CredentialsUnusable) or secret_owner not in (None, run.metadata.uid):
+            return None  # the run cannot go on as it is (decide says why): nothing is inspected with what is there
         try:
             if spec.processing_container_ref is not None:
                 return await self._templates.for_processing_container(
@@ -169,10 +189,10 @@ class Preparer:
                     frontier.append(nxt)
         return ()
 
-    async def _claims(self, run: TaskRunResource, template: TemplateSource | Halt) -> dict[str, bool]:
+    async def _claims(self, run: TaskRunResource, template: TemplateSource | Halt | None) -> dict[str, bool]:
         """Whether each claim the run mounts exists, read before its first pod (the workspace claim only when an
         output is left to it)."""
-        if run.status.attempts or isinstance(template, Halt):
+        if run.status.attempts or not isinstance(template, TemplateSource):
             return {}
         bindings: list[InputBinding | OutputBinding] = [*run.spec.inputs, *run.spec.outputs]
         names = {b.persistent_volume_claim.claim_name for b in bindings if b.persistent_volume_claim is not None}
@@ -191,11 +211,11 @@ class Preparer:
                 found[name] = False
         return found
 
-    async def _history(self, run: TaskRunResource, template: TemplateSource | Halt) -> tuple[Observation, ...]:
+    async def _history(self, run: TaskRunResource, template: TemplateSource | Halt | None) -> tuple[Observation, ...]:
         """What earlier finished runs of the same image digest and template used (right-sizing learns from it):
         one list of the namespace's TaskRuns, read only before the first pod (a retry follows an OOM kill, where the
         scale rules and the retry growth size the attempt)."""
-        if isinstance(template, Halt) or run.status.pod_name:
+        if not isinstance(template, TemplateSource) or run.status.pod_name:
             return ()
         items = await self._kube.list_items(taskrun_path(run.metadata.namespace))
         same: list[Observation] = []
@@ -210,10 +230,10 @@ class Preparer:
         return tuple(same)
 
 
-def _right_sizing(run: TaskRunResource, template: TemplateSource | Halt) -> RightSizingSettings:
+def _right_sizing(run: TaskRunResource, template: TemplateSource | Halt | None) -> RightSizingSettings:
     """Pure: right-sizing as it applies to this run (its own setting, else its ProcessingContainer's)."""
     pc_spec = None
-    if not isinstance(template, Halt) and template.right_sizing is not None:
+    if isinstance(template, TemplateSource) and template.right_sizing is not None:
         pc_spec = {"memoryRightSizing": template.right_sizing}
     return effective_settings(pc_spec, run.spec.to_wire())
 

@@ -58,7 +58,7 @@ class ProcessingContainerReconciler:
             credentials = await self._templates.credentials(
                 namespace, spec.image, [s.name for s in spec.image_pull_secrets]
             )
-            inspection = await self._templates.inspect(spec.image, credentials)
+            inspection = await self._templates.inspect(spec.image, credentials, namespace=namespace)
         except TemplateUnavailable as exc:
             return NotInspected(reason=exc.cause, message=exc.message, transient=exc.transient)
         return Inspected(

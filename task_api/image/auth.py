@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import re
@@ -46,6 +47,12 @@ class Credentials:
 
     def __repr__(self) -> str:
         return f"Credentials(username={self.username!r}, password=**********)"
+
+    def fingerprint(self) -> str:
+        """A hash naming these credentials — user and secret — for cache keys (pure). Two passwords for one user
+        differ; the secret cannot be read back from it."""
+        secret = (self.identity_token or self.password).get_secret_value()
+        return hashlib.sha256(f"{self.username}\0{secret}".encode()).hexdigest()
 
     @classmethod
     def basic(cls, username: str, password: str | SecretStr) -> Credentials:

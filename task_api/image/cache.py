@@ -9,7 +9,12 @@ entries never expire. The cache holds
 * bearer tokens (memory only, never on disk) so a re-inspection skips the token round trip.
 
 Re-inspecting a tag therefore costs one ``HEAD`` manifest request; a digest-pinned reference costs none.
-A hit says nothing about whether a caller may pull the image: that is checked when the image is pulled.
+A hit says nothing about whether a caller may pull the image: that is checked when the image is pulled — unless
+the cache is shared by callers who must not see each other's images (the operator: tenants). With
+``check_access=True`` it also remembers, per repository, which credentials (by
+:meth:`~task_api.image.auth.Credentials.fingerprint`, ``""`` for anonymous) the registry let read it, and
+:func:`~task_api.image.inspect.inspect_image` answers a digest from the cache only to those; anyone else costs
+one authenticated ``HEAD`` first, so a tenant without access gets the registry's refusal, not the templates.
 
 The on-disk layer is one JSON file per digest under ``directory``, written atomically (temp file + rename),
 so several processes may share it. Thread-safe. Does file I/O when ``directory`` is set.
@@ -43,9 +48,14 @@ class CacheEntry:
 class InspectionCache:
     """Results by manifest digest; ``max_entries`` bounds the memory part (least recently used goes first)."""
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None, *, max_entries: int = 1024) -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str] | None = None, *, max_entries: int = 1024, check_access: bool = False
+    ) -> None:
         self.directory = Path(directory) if directory is not None else None
         self.max_entries = max_entries
+        self.check_access = check_access
+        #: ``registry/repository`` → fingerprints of the credentials the registry let read it (memory only).
+        self._access: OrderedDict[str, set[str]] = OrderedDict()
         self._entries: OrderedDict[str, CacheEntry] = OrderedDict()
         self._platforms: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
@@ -98,6 +108,24 @@ class InspectionCache:
             self._entries.move_to_end(digest)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
+
+    def may_read(self, repository: str, who: str) -> bool:
+        """Whether the registry let ``who`` (a credentials fingerprint, ``""``: anonymous) read ``repository``
+        (``registry/repository``) before; always True when the cache does not check access."""
+        if not self.check_access:
+            return True
+        with self._lock:
+            return who in self._access.get(repository, ())
+
+    def remember_access(self, repository: str, who: str) -> None:
+        """The registry let ``who`` read ``repository`` (memory only, bounded like the entries)."""
+        if not self.check_access:
+            return
+        with self._lock:
+            self._access.setdefault(repository, set()).add(who)
+            self._access.move_to_end(repository)
+            while len(self._access) > self.max_entries:
+                self._access.popitem(last=False)
 
     def _platform_file(self, index_digest: str, platform: str) -> Path | None:
         path = self._file(index_digest)

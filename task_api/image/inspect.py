@@ -154,7 +154,9 @@ def inspect_image(
         raise ManifestUnsupported(str(exc), image=reference) from None
     wanted_text = str(wanted)
 
-    if cache is not None and ref.digest is not None:
+    repository = f"{ref.registry}/{ref.repository}"
+    who = credentials.fingerprint() if credentials is not None else ""
+    if cache is not None and ref.digest is not None and cache.may_read(repository, who):
         hit = _from_cache(ref, ref.digest, wanted_text, cache, requests={})
         if hit is not None:
             return hit
@@ -169,14 +171,19 @@ def inspect_image(
         limits=limits,
         egress=egress,
     ) as client:
-        if cache is not None and ref.digest is None and len(cache) > 0:
-            # One HEAD tells whether the tag still points at something we have read before.
-            head_digest = client.head_manifest(ref.manifest_ref)
+        if cache is not None and len(cache) > 0 and (ref.digest is None or not cache.may_read(repository, who)):
+            # One HEAD tells whether the tag still points at something we have read before — and, for a digest
+            # this caller was not seen reading, whether the registry lets these credentials read it at all.
+            head_digest = client.head_manifest(ref.manifest_ref) or ref.digest
+            cache.remember_access(repository, who)
             if head_digest is not None:
                 hit = _from_cache(ref, head_digest, wanted_text, cache, requests=dict(client.requests))
                 if hit is not None:
                     return hit
-        return _inspect_remote(client, ref, wanted, cache)
+        found = _inspect_remote(client, ref, wanted, cache)
+        if cache is not None:
+            cache.remember_access(repository, who)
+        return found
 
 
 async def inspect_image_async(

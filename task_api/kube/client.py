@@ -133,7 +133,10 @@ class KubeClient:
     async def merge_patch(self, path: str, patch: Mapping[str, Any]) -> JSON:
         return await self.request("PATCH", path, body=dict(patch), content_type="application/merge-patch+json")
 
-    async def delete(self, path: str, *, propagation: str = "Background", grace_seconds: int | None = None) -> JSON:
+    async def delete(
+        self, path: str, *, propagation: str = "Background", grace_seconds: int | None = None, uid: str | None = None
+    ) -> JSON:
+        """``uid``: delete only that very object (a namesake made since it was read gets 409 Conflict)."""
         options: dict[str, Any] = {
             "kind": "DeleteOptions",
             "apiVersion": "v1",
@@ -141,4 +144,6 @@ class KubeClient:
         }
         if grace_seconds is not None:
             options["gracePeriodSeconds"] = grace_seconds
+        if uid is not None:
+            options["preconditions"] = {"uid": uid}
         return await self.request("DELETE", path, body=options)

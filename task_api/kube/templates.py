@@ -5,9 +5,13 @@ operator, ``task-api run --mode k8s``) check a run against its template here bef
 agree on what can be waited out (a ProcessingContainer or a pull Secret not created *yet*: GitOps tools apply
 objects in any order) and what cannot (no such image, no such template).
 
-Inspection is synchronous (:mod:`task_api.image`) and runs in a thread. Results are reused: the image adapter's
-cache is keyed by manifest digest, and a short memo here keeps a burst of TaskRuns naming the same tag from sending
-one manifest request each.
+Inspection is synchronous (:mod:`task_api.image`). In the operator it runs under the administrator's
+:class:`~task_api.image.settings.InspectionSettings`: on the :class:`~task_api.image.gate.InspectionGate`'s own
+threads (a bounded share, per namespace too; no free slot is the transient ``InspectionSlotsBusy``), within its
+limits and egress policy. Clients (no settings) inspect in a thread with the library's defaults. Results are reused:
+the image adapter's cache is keyed by manifest digest and answers a digest only to credentials the registry let read
+that repository; a short memo here, keyed by image and a hash of the credentials, keeps a burst of TaskRuns naming
+the same tag from sending one manifest request each.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from task_api.image.cache import InspectionCache
 from task_api.image.errors import ImageError
 from task_api.image.inspect import Inspection
 from task_api.image.reference import parse_reference
+from task_api.image.settings import InspectionSettings
 from task_api.kube.client import KubeClient, core_path, resource_path
 from task_api.kube.errors import NotFound
 from task_api.spec import ProcessingContainer
@@ -67,13 +72,23 @@ def processing_container_path(namespace: str, name: str | None = None, sub: str 
 class TemplateResolver:
     """I/O: resolves templates for TaskRuns and ProcessingContainers."""
 
-    def __init__(self, kube: KubeClient, *, insecure_registries: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        kube: KubeClient,
+        *,
+        insecure_registries: Sequence[str] = (),
+        settings: InspectionSettings | None = None,
+    ) -> None:
         self._kube = kube
         self._insecure = tuple(insecure_registries)
-        self._cache = InspectionCache()
+        self._settings = settings
+        #: The operator's share of threads for inspections (None for clients: they inspect in a thread of their own).
+        self.gate = settings.gate() if settings is not None else None
+        # Shared by every tenant: a digest is served only to credentials the registry let read its repository.
+        self._cache = InspectionCache(check_access=True)
         self._memo: dict[tuple[str, str], tuple[float, Inspection]] = {}
         self._credentials: dict[tuple[str, str, tuple[str, ...]], tuple[float, Credentials | None]] = {}
-        # One inspection at a time per image and user: a burst of runs naming one tag shares it.
+        # One inspection at a time per image and credentials: a burst of runs naming one tag shares it.
         self._inflight: dict[tuple[str, str], asyncio.Future[Inspection]] = {}
 
     async def credentials(self, namespace: str, image: str, secret_names: Sequence[str]) -> Credentials | None:
@@ -117,9 +132,11 @@ class TemplateResolver:
                 return found
         return None
 
-    async def inspect(self, image: str, credentials: Credentials | None) -> Inspection:
-        """I/O: inspect an image (memoised briefly per image and user; concurrent callers share one request)."""
-        key = (image, credentials.username if credentials else "")
+    async def inspect(self, image: str, credentials: Credentials | None, *, namespace: str = "") -> Inspection:
+        """I/O: inspect an image (memoised briefly per image and credentials — by their hash, so only the same
+        user *and* secret share a result; concurrent callers share one request). ``namespace`` is the tenant
+        whose share of the gate it uses."""
+        key = (image, credentials.fingerprint() if credentials else "")
         now = time.monotonic()
         memo = self._memo.get(key)
         if memo is not None and now - memo[0] < _MEMO_SECONDS:
@@ -130,7 +147,7 @@ class TemplateResolver:
         future: asyncio.Future[Inspection] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            result = await self._inspect(image, credentials)
+            result = await self._inspect(image, credentials, namespace)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved here, so no "never retrieved" warning when nobody else waited
@@ -144,12 +161,24 @@ class TemplateResolver:
         finally:
             del self._inflight[key]
 
-    async def _inspect(self, image: str, credentials: Credentials | None) -> Inspection:
+    async def _inspect(self, image: str, credentials: Credentials | None, namespace: str) -> Inspection:
         try:
-            return await asyncio.to_thread(
-                inspect_image, image, credentials=credentials, insecure_registries=self._insecure, cache=self._cache
+            if self.gate is None or self._settings is None:
+                return await asyncio.to_thread(
+                    inspect_image, image, credentials=credentials, insecure_registries=self._insecure, cache=self._cache
+                )
+            settings = self._settings
+            return await self.gate.run(
+                namespace,
+                inspect_image,
+                image,
+                credentials=credentials,
+                insecure_registries=self._insecure,
+                cache=self._cache,
+                limits=settings.limits,
+                egress=settings.egress,
             )
-        except ImageError as exc:
+        except ImageError as exc:  # InspectionBusy (no free slot) is transient like any registry trouble
             reason = TaskRunReason.RESOLVING_IMAGE if exc.transient else TaskRunReason.IMAGE_INSPECTION_FAILED
             raise TemplateUnavailable(reason, str(exc), transient=exc.transient, cause=exc.reason) from None
 
@@ -163,7 +192,7 @@ class TemplateResolver:
     ) -> TemplateSource:
         """I/O: the templates of an image, read with ``credentials`` or else the first pull Secret that has some."""
         found = credentials or await self.credentials(namespace, image, pull_secrets)
-        inspection = await self.inspect(image, found)
+        inspection = await self.inspect(image, found, namespace=namespace)
         return TemplateSource(
             container=inspection.container,
             image=str(inspection.reference),

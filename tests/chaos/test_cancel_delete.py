@@ -52,7 +52,7 @@ def test_cancel_delete_and_upstream_deletion(
     creds = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": "chaos-registry-login"},
+        "metadata": {"name": "chaos-registry-login", "labels": {"task-api.io/registry-credentials": "true"}},
         "type": "Opaque",
         "data": {
             "username": base64.b64encode(testbed.registry_user.encode()).decode(),

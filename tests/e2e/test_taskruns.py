@@ -247,6 +247,7 @@ def test_registry_secret_is_owned_and_never_leaks(run_ns: Namespace, operator: O
         "create", "secret", "generic", "creds",
         f"--from-literal=username={testbed.registry_user}", f"--from-literal=password={password}",
     )  # fmt: skip
+    run_ns.kubectl("label", "secret", "creds", "task-api.io/registry-credentials=true")  # the opt-in
     body = json.loads(
         taskrun(
             "private",
@@ -260,20 +261,21 @@ def test_registry_secret_is_owned_and_never_leaks(run_ns: Namespace, operator: O
     run_ns.apply(json.dumps(body))
     run = run_ns.wait_finished("private")
     assert condition(run)["status"] == "True", run["status"]
-    secret = run_ns.get("secret", "private-registry")
-    assert secret["type"] == "kubernetes.io/dockerconfigjson"
-    assert secret["metadata"]["ownerReferences"][0]["uid"] == run["metadata"]["uid"]
+    # The pod pulled with the run's own registry Secret, which went when the run finished.
+    pod = run_ns.get("pod", "private-a1")
+    assert {"name": "private-registry"} in pod["spec"]["imagePullSecrets"]
+    deadline = time.monotonic() + 30
+    while run_ns.kubectl("get", "secret", "private-registry", check=False).returncode == 0:
+        assert time.monotonic() < deadline, "the per-run registry Secret outlived the run"
+        time.sleep(0.5)
     encoded = base64.b64encode(password.encode()).decode()
     everything = json.dumps(run) + run_ns.kubectl("get", "events", "-o", "json").stdout + operator.logs()
     assert password not in everything and encoded not in everything
-    # Deleting the run removes its pod and its registry Secret (garbage collection of owned objects).
+    # Deleting the run removes its pod (garbage collection of owned objects).
     run_ns.kubectl("delete", "taskrun", "private")
     deadline = time.monotonic() + 90
-    while (
-        run_ns.kubectl("get", "secret", "private-registry", check=False).returncode == 0
-        or run_ns.kubectl("get", "pod", "private-a1", check=False).returncode == 0
-    ):
-        assert time.monotonic() < deadline, "owned pod/secret not garbage-collected"
+    while run_ns.kubectl("get", "pod", "private-a1", check=False).returncode == 0:
+        assert time.monotonic() < deadline, "owned pod not garbage-collected"
         time.sleep(0.5)
 
 

@@ -3,9 +3,9 @@
 The attacker is a :class:`~tests.fixtures.tenant.Tenant`: a user holding only ``edit`` in their namespace, acting
 through their own kubeconfig. The operator is the one the end-to-end suite deploys (``tests/e2e/conftest.py``).
 
-Tests marked ``needs_reconciler`` are attacks the operator's reconciler does not stop yet (issue 13, the lead's
-part): they are expected to fail — strictly, so each one turns into an error the moment the fix lands and its
-marker must go. Every other test here passes today and failed before issue 13.
+A test marked ``needs_reconciler`` is an attack the operator's reconciler does not stop yet: it is expected to
+fail — strictly, so it turns into an error the moment the fix lands and its marker must go. None is marked today;
+every test here failed before issue 13.
 """
 
 from __future__ import annotations

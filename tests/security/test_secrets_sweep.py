@@ -86,14 +86,13 @@ def test_the_password_is_in_no_pod_status_event_log_or_xcom(
                                     inputs=inputs)))  # fmt: skip
     done = run_ns.wait_finished("with-login", timeout=300)
 
-    # Positive control: the per-run registry Secret holds the password, and the search finds it there.
-    owned: list[dict[str, Any]] = [
-        s
-        for s in json.loads(run_ns.kubectl("get", "secrets", "-o", "json").stdout)["items"]
-        if s.get("type") == "kubernetes.io/dockerconfigjson" and s["metadata"]["name"].startswith("with-login")
-    ]
-    assert owned, "no per-run registry Secret: the run did not use the credentials"
-    control = base64.b64decode(owned[0]["data"][".dockerconfigjson"]).decode()
+    # The run pulled with its per-run registry Secret (made from the credentials), which went when it finished.
+    pod = json.loads(run_ns.kubectl("get", "pod", done["status"]["podName"], "-o", "json").stdout)
+    assert {"name": "with-login-registry"} in pod["spec"]["imagePullSecrets"], "the run did not use the credentials"
+    assert run_ns.kubectl("get", "secret", "with-login-registry", check=False).returncode != 0
+    # Positive control: the credentials Secret holds the password, and the search finds it there.
+    given: dict[str, Any] = json.loads(run_ns.kubectl("get", "secret", "registry-login", "-o", "json").stdout)
+    control = base64.b64decode(given["data"]["password"]).decode() + json.dumps(given)
     assert hits({"control": control}, forms), "the search does not find the password where it is: broken sweep"
 
     corpus: dict[str, str] = {

@@ -8,15 +8,18 @@ ends at its deadline (``InspectionLimits``, 60 s by default) with the transient 
 run waits in ``ResolvingImage`` and retries with back-off), a huge image ends permanently, and the other tenant's
 run goes through.
 
-Bounding the share of workers inspections may hold (``InspectionGate``) is wired by the lead
-(``task_api/controller``); until then other runs may wait up to one deadline for a thread.
+The operator runs inspections through its ``InspectionGate``: at most ``TASK_API_INSPECT_SLOTS`` at once and
+``TASK_API_INSPECT_SLOTS_PER_NAMESPACE`` per namespace, so the attacker — in a namespace of their own — holds only
+their namespace's share and the other tenant's inspection finds a free slot; the attacker's other runs wait with
+``InspectionSlotsBusy`` and take their turn.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -24,6 +27,7 @@ import pytest
 from tests.e2e.conftest import Namespace, condition
 from tests.fixtures.hostile_registry import HostileRegistry
 from tests.fixtures.tenant import Tenant
+from tests.fixtures.testbed import Testbed, namespace_name
 from tests.security.conftest import finished, message, succeeded, taskrun, wait_status
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
@@ -31,15 +35,26 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 DRIPS = 6  # as many as the operator's default executor has threads on this 2-core machine
 
 
+@pytest.fixture
+def attacker(make_tenant: Callable[..., Tenant], testbed: Testbed) -> Iterator[Tenant]:
+    """A tenant in a namespace of their own (the gate's shares are per namespace), deleted afterwards."""
+    namespace = namespace_name("attacker", secrets.token_hex(3))
+    testbed.kubectl_run("create", "namespace", namespace)
+    try:
+        yield make_tenant(namespace)
+    finally:
+        testbed.kubectl_run("delete", "namespace", namespace, "--wait=false", check=False)
+
+
 def test_a_dripping_registry_ends_in_a_transient_reason_and_others_keep_flowing(
     operator: Any,
-    tenant: Tenant,
+    attacker: Tenant,
     run_ns: Namespace,
     bed_hostile_registry: HostileRegistry,
     example_image: Callable[[str], str],
 ) -> None:
     for i in range(DRIPS):
-        tenant.apply(taskrun(f"drip-{i}", bed_hostile_registry.ref("drip/manifest", f"t{i}")))
+        attacker.apply(taskrun(f"drip-{i}", bed_hostile_registry.ref("drip/manifest", f"t{i}")))
     # Another tenant's ordinary run, started while the drips hold the inspection threads.
     hello = example_image("01-hello-world")
     (run_ns.workspace / "in").mkdir()
@@ -54,7 +69,7 @@ def test_a_dripping_registry_ends_in_a_transient_reason_and_others_keep_flowing(
 
     for i in range(DRIPS):
         status = wait_status(
-            tenant,
+            attacker,
             f"drip-{i}",
             lambda s: "InspectionTimedOut" in message(s),
             timeout=600,

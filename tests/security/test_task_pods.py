@@ -1,6 +1,6 @@
 """What the operator's task pods are made of, seen as a tenant on the test bed (docs/security.md): non-root by
 default; env values from Secrets by reference only, and only from Secrets the run's author may read. These attacks
-were open (tests/security/test_needs_reconciler.py) until the reconciler stopped them."""
+were open (tests/security/test_credentials_and_egress.py) until the reconciler stopped them."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 It reads top to bottom as Tekton's ``ReconcileKind`` does, a list of early exits::
 
-    deleted → finished (TTL) → cancelled → heartbeat overdue → template → upstream runs → validate
-            → measure the inputs → size the memory → registry Secret → the attempt's pod → what the pod says
+    deleted → finished (TTL) → cancelled → heartbeat overdue → registry credentials → template → upstream runs
+            → validate → measure the inputs → size the memory → registry Secret → the attempt's pod → what the pod says
 
 Each step either hands its result to the next or ends the pass with a :class:`Decision`. Nothing here reads or
 writes anything: the controller's *prepare* step gathered the :class:`World`, its *apply* step carries out the
@@ -43,14 +43,27 @@ from task_api.core.taskrun.decision import (
     Decision,
     DeletePod,
     DeleteRunPods,
+    DeleteSecret,
     Note,
 )
 from task_api.core.taskrun.memory import MemoryPlan, plan_memory
-from task_api.core.taskrun.objects import build_registry_secret, registry_secret_name
+from task_api.core.taskrun.objects import (
+    build_registry_secret,
+    credentials_secret_name,
+    registry_secret_name,
+    unusable_credentials_message,
+)
 from task_api.core.taskrun.observed_pods import ObservedPod, Phase, PodOutcome
 from task_api.core.taskrun.run_task import describe_problems, resolve_run
 from task_api.core.taskrun.secret_env import secret_env, secret_env_problems, stand_in_values
-from task_api.core.taskrun.world import Halt, Policy, RegistryCredentials, TemplateSource, World
+from task_api.core.taskrun.world import (
+    CredentialsUnusable,
+    Halt,
+    Policy,
+    RegistryCredentials,
+    TemplateSource,
+    World,
+)
 from task_api.core.times import format_rfc3339, parse_rfc3339
 from task_api.spec import Measurement, ResolvedTask
 from task_api.spec.crd.keys import ANNOTATION_HEARTBEAT, ROLE_MEASURE, ROLE_TASK
@@ -120,7 +133,7 @@ class _Pass:
         status = self.moved(reason, message)
         cleanup = list(self.cleanup)
         if is_finished(status):
-            cleanup += _measure_pod_cleanup(self)
+            cleanup += _measure_pod_cleanup(self) + _registry_secret_cleanup(self)
         return _End(
             Decision(
                 status=status,
@@ -294,6 +307,17 @@ def _measure_pod_cleanup(step: _Pass) -> list[Action]:
     return [DeletePod(p.name) for p in _own_pods(step, ROLE_MEASURE) if not p.deleting]
 
 
+def _registry_secret_cleanup(step: _Pass) -> list[Action]:
+    """The run's registry Secret goes when the run ends, not with the TaskRun (kept for months, it would hold a
+    registry password as long). Never one the run does not own: the owner is checked again on deletion, as a pass
+    that only follows the pod has not read it."""
+    if step.run.spec.registry_credentials_secret is None:
+        return []
+    if step.world.registry_secret_owner not in (None, step.run.metadata.uid):
+        return []
+    return [DeleteSecret(registry_secret_name(step.name))]
+
+
 # -- the active run ------------------------------------------------------------------------------------------------
 
 
@@ -301,6 +325,7 @@ def _active(step: _Pass) -> Decision:
     running = current_pod(step.run, step.world.pods)
     if running is not None:
         return _report(step, running)
+    _credentials_usable(step)
     source = step.world.template
     if source is None:
         raise step.halt(Halt(R.RESOLVING_IMAGE, "the template was not read", transient=True))
@@ -577,21 +602,47 @@ def _memory(step: _Pass, resolved: ResolvedTask, measurements: list[tuple[ScaleR
         raise step.end(R.INVALID_SPEC, f"spec.retries.maxMemory: {exc}") from None
 
 
+def _credentials_usable(step: _Pass) -> None:
+    """Before anything is inspected with them: the ``registryCredentialsSecret`` opts in, and the run's registry
+    Secret, if one exists, is the run's own.
+
+    A refused credentials Secret gets one message whatever the cause (missing, unreadable, not opted in, wrong
+    keys), so the status cannot tell a tenant whether a Secret they cannot read exists. It ends the run — except the
+    one a client creates right after the TaskRun (``<run>-credentials``: the Airflow operator, ``task-api run``),
+    which is waited for during the upstream grace period, with the same message whether it is missing or not."""
+    ref = step.run.spec.registry_credentials_secret
+    if ref is None:
+        return
+    name = registry_secret_name(step.name)
+    owner = step.world.registry_secret_owner
+    if owner == "":
+        raise step.end(
+            R.INVALID_SPEC,
+            f"Secret {name!r} exists and does not belong to this TaskRun: the run's registry Secret must be its own "
+            "(delete that Secret, or give the TaskRun another name)",
+        )
+    if owner is not None and owner != step.run.metadata.uid:
+        raise step.end(
+            R.PENDING,
+            f"Secret {name!r} belongs to an earlier TaskRun of this name; waiting for it to be deleted",
+            backoff=True,
+        )
+    if not isinstance(step.world.credentials, CredentialsUnusable):
+        return
+    message = unusable_credentials_message(ref.name)
+    grace = step.policy.upstream_grace_seconds
+    if ref.name == credentials_secret_name(step.name) and _age_seconds(step) <= grace:
+        raise step.end(R.PENDING, f"{message}; waiting up to {int(grace)} s for its client to create it", backoff=True)
+    raise step.end(R.INVALID_SPEC, message)
+
+
 def _registry_secret(step: _Pass) -> list[str]:
-    """The run's pull Secret made from ``registryCredentialsSecret`` (owned by the run: gone with it)."""
+    """The run's pull Secret made from ``registryCredentialsSecret`` (owned by the run; deleted when it ends)."""
     if step.run.spec.registry_credentials_secret is None:
         return []
     name = registry_secret_name(step.name)
-    owner = step.world.registry_secret_owner
-    if owner == step.run.metadata.uid:
+    if step.world.registry_secret_owner == step.run.metadata.uid:
         return [name]
-    if owner is not None:
-        raise step.end(
-            R.PENDING,
-            f"Secret {name!r} exists but does not belong to this TaskRun (it is another object's); "
-            "waiting for it to be removed",
-            backoff=True,
-        )
     credentials = step.world.credentials
     if isinstance(credentials, Halt):
         raise step.halt(credentials)

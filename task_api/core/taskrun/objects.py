@@ -5,26 +5,31 @@
 * The *registry* Secret (``<run>-registry``, ``kubernetes.io/dockerconfigjson``): made by the operator from those
   credentials so the kubelet can pull the image.
 
-Both are owned by the TaskRun, so they are deleted with it.
+Both are owned by the TaskRun, so they are deleted with it; the operator deletes the registry Secret already when
+the run finishes. A credentials Secret carries the opt-in label ``task-api.io/registry-credentials: "true"``: the
+operator reads only Secrets that do (:func:`registry_login`).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from task_api.core.names import bounded_name
 from task_api.core.pod import Owner
-from task_api.spec.crd.keys import LABEL_MANAGED_BY, LABEL_TASKRUN_UID, MANAGER
+from task_api.spec.crd.keys import LABEL_MANAGED_BY, LABEL_REGISTRY_CREDENTIALS, LABEL_TASKRUN_UID, MANAGER, OPT_IN
 from task_api.spec.crd.taskrun import TaskRunResource
 
 __all__ = [
     "build_credentials_secret",
     "build_registry_secret",
     "credentials_secret_name",
+    "registry_login",
     "registry_secret_name",
+    "unusable_credentials_message",
 ]
 
 
@@ -42,7 +47,7 @@ def build_credentials_secret(
     *, taskrun: Mapping[str, Any], username: str, password: str, labels: Mapping[str, str]
 ) -> dict[str, Any]:
     """Pure: a Secret with ``username`` and ``password``, owned by the TaskRun (a client holds the created
-    TaskRun as plain JSON)."""
+    TaskRun as plain JSON) and opted in for ``registryCredentialsSecret``."""
     meta = taskrun["metadata"]
     return {
         "apiVersion": "v1",
@@ -51,7 +56,7 @@ def build_credentials_secret(
         "metadata": {
             "name": credentials_secret_name(meta["name"]),
             "namespace": meta["namespace"],
-            "labels": dict(labels),
+            "labels": {**labels, LABEL_REGISTRY_CREDENTIALS: OPT_IN},
             "ownerReferences": [Owner(meta["name"], meta["namespace"], meta["uid"]).reference(controller=False)],
         },
         "stringData": {"username": username, "password": password},
@@ -75,3 +80,28 @@ def build_registry_secret(run: TaskRunResource, *, registry: str, username: str,
         },
         "data": {".dockerconfigjson": base64.b64encode(config).decode()},
     }
+
+
+def registry_login(secret: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """Pure: the user name and password of a Secret named in ``registryCredentialsSecret`` — only when the Secret
+    opts in (label :data:`~task_api.spec.crd.keys.LABEL_REGISTRY_CREDENTIALS` ``= "true"``) and holds both keys.
+    None otherwise; ``secret`` is None when it could not be read (missing or forbidden): all the same to the caller,
+    so a message cannot tell them apart."""
+    if secret is None:
+        return None
+    labels = (secret.get("metadata") or {}).get("labels") or {}
+    if labels.get(LABEL_REGISTRY_CREDENTIALS) != OPT_IN:
+        return None
+    data = secret.get("data") or {}
+    try:
+        return base64.b64decode(data["username"]).decode(), base64.b64decode(data["password"]).decode()
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        return None
+
+
+def unusable_credentials_message(secret: str) -> str:
+    """Pure: the one message for every reason a ``registryCredentialsSecret`` is refused (it never says which)."""
+    return (
+        f"registry credentials Secret {secret!r} is not usable: it must exist, carry the label "
+        f"{LABEL_REGISTRY_CREDENTIALS}={OPT_IN}, and hold username and password"
+    )

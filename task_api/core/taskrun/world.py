@@ -16,7 +16,15 @@ from task_api.core.taskrun.observed_pods import ObservedPod
 from task_api.spec import ProcessingContainer
 from task_api.spec.crd.taskrun import TaskRunReason, TaskRunStatus
 
-__all__ = ["Halt", "Policy", "RegistryCredentials", "TemplateSource", "UpstreamView", "World"]
+__all__ = [
+    "CredentialsUnusable",
+    "Halt",
+    "Policy",
+    "RegistryCredentials",
+    "TemplateSource",
+    "UpstreamView",
+    "World",
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,15 @@ class RegistryCredentials:
 
 
 @dataclass(frozen=True)
+class CredentialsUnusable:
+    """The ``registryCredentialsSecret`` cannot be used: missing, not readable, not opted in, or without
+    ``username`` and ``password`` — which one is deliberately not kept (no message may tell whether a Secret
+    exists)."""
+
+    secret: str
+
+
+@dataclass(frozen=True)
 class World:
     """Everything a pass reads, for one TaskRun. Fields a pass did not need (a finished run reads no template)
     stay at their defaults."""
@@ -69,8 +86,9 @@ class World:
     #: By upstream TaskRun name; None: no TaskRun of that name exists.
     upstreams: Mapping[str, UpstreamView | None] = field(default_factory=dict)
     #: The registry credentials, read only when the run's registry Secret must be made.
-    credentials: RegistryCredentials | Halt | None = None
-    #: The uid of the object owning the run's registry Secret ``<run>-registry``; None when it does not exist.
+    credentials: RegistryCredentials | CredentialsUnusable | Halt | None = None
+    #: Who owns the run's registry Secret ``<run>-registry``: the uid of the TaskRun of this name that controls it,
+    #: ``""`` when anything else does (or nothing); None when it does not exist (or was not read).
     registry_secret_owner: str | None = None
     #: The pods carrying this run's name as their owner (a deleted namesake's pods included: their uid differs).
     pods: tuple[ObservedPod, ...] = ()

@@ -23,6 +23,12 @@ LABEL_ROLE = "task-api.io/role"
 ROLE_TASK = "task"
 ROLE_MEASURE = "measure"
 
+#: On a Secret: its owner lets TaskRuns name it in ``registryCredentialsSecret`` (value :data:`OPT_IN`). Without it
+#: the operator refuses the Secret — a namespace's other basic-auth Secrets (a database login) are not sent to the
+#: registry a TaskRun's author chose.
+LABEL_REGISTRY_CREDENTIALS = "task-api.io/registry-credentials"
+OPT_IN = "true"
+
 # -- annotations --------------------------------------------------------------------------------------------------
 
 #: On a TaskRun: an RFC 3339 time its client refreshes while it waits (``spec.heartbeatTimeoutSeconds``).

@@ -302,6 +302,21 @@ class TestCache:
         fresh = inspect_image(first.reference, cache=InspectionCache(tmp_path / "cache"))
         assert (fresh.source, fresh.requests, fresh.container.name) == (InspectionSource.CACHE, 0, "layer")
 
+    def test_a_shared_cache_serves_a_digest_only_to_credentials_the_registry_accepted(
+        self, registry: Registry, layer_image: Pushed
+    ) -> None:
+        cache = InspectionCache(check_access=True)
+        first = inspect_image(layer_image.ref, credentials=creds(registry), cache=cache)
+        pinned = inspect_image(first.reference, credentials=creds(registry), cache=cache)
+        assert (pinned.source, pinned.requests) == (InspectionSource.CACHE, 0)
+        with pytest.raises(RegistryUnauthorized):
+            inspect_image(first.reference, cache=cache)
+        wrong = Credentials.basic(registry.username or "", "not-the-password")  # same user: not the same caller
+        with pytest.raises(RegistryUnauthorized):
+            inspect_image(first.reference, credentials=wrong, cache=cache)
+        again = inspect_image(first.reference, credentials=creds(registry), cache=cache)
+        assert (again.source, again.requests, again.container.name) == (InspectionSource.CACHE, 0, "layer")
+
     def test_moved_tag_is_read_again(self, registry: Registry, build_push: Build) -> None:
         cache = InspectionCache()
         one = build_push("moving", "COPY processing-container.json /\n", {"processing-container.json": pc_json("one")})

@@ -314,6 +314,8 @@ class TestBody:
             "blockOwnerDeletion": False,
         }
         assert secret["stringData"] == {"username": "me", "password": "pw"}
+        # Opted in for registryCredentialsSecret: the operator refuses Secrets without the label.
+        assert secret["metadata"]["labels"] == {"x": "y", "task-api.io/registry-credentials": "true"}
 
 
 class TestOutcome:

@@ -44,3 +44,31 @@ def test_values_are_parsed() -> None:
 def test_bad_values_are_refused_with_the_key(env: dict[str, str], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         OperatorConfig.from_env(env)
+
+
+def test_inspection_settings_are_read_with_the_workers() -> None:
+    config = OperatorConfig.from_env(
+        {
+            "TASK_API_WORKERS": "16",
+            "TASK_API_INSPECT_DEADLINE_SECONDS": "20",
+            "TASK_API_EGRESS_ALLOW_PRIVATE": "127.0.0.1:5011",
+            "TASK_API_INSECURE_REGISTRIES": "127.0.0.1:5011",
+        }
+    )
+    inspection = config.inspection
+    assert inspection.slots == 4  # a quarter of the workers
+    assert inspection.limits.deadline_seconds == 20
+    assert inspection.egress.allowed_private == ("127.0.0.1:5011",)
+    assert inspection.egress.insecure_registries == ("127.0.0.1:5011",)
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"TASK_API_INSPECT_SLOTS": "none"}, "TASK_API_INSPECT_SLOTS"),
+        ({"TASK_API_EGRESS_ALLOW_PRIVATE": "10.0.0.0/99"}, "TASK_API_EGRESS_ALLOW_PRIVATE"),
+    ],
+)
+def test_bad_inspection_settings_are_a_config_error_naming_the_key(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        OperatorConfig.from_env(env)

@@ -5,6 +5,7 @@ to take on purpose. The real-cluster suites (tests/e2e, tests/chaos) cover the s
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import sys
@@ -21,7 +22,9 @@ from task_api.controller.metrics import Metrics
 from task_api.controller.runtime import Runtime
 from task_api.controller.taskruns import TaskRunReconciler
 from task_api.core.taskrun.observed_pods import observe_pod
+from task_api.image.settings import InspectionSettings
 from task_api.kube import ClusterAccess, Conflict, KubeClient
+from task_api.kube.templates import TemplateResolver, TemplateUnavailable
 from task_api.spec.crd import TaskRunResource
 from tests.fakes.kube_api import FakeApiServer, OperatorCrashed
 from tests.unit.core.taskrun_fixtures import CONTAINER, IMAGE, NS
@@ -515,3 +518,67 @@ def test_the_pod_runs_as_the_configured_non_root_user(monkeypatch: pytest.Monkey
     security = pod["spec"]["containers"][0]["securityContext"]
     assert (security["runAsNonRoot"], security["runAsUser"], security["runAsGroup"]) == (True, 2000, 3000)
     assert pod["spec"]["securityContext"]["fsGroup"] == 3000
+
+
+# -- registry credentials and inspection (docs/security.md) ----------------------------------------------------------
+
+
+def basic_auth(name: str, *, opted_in: bool = True, **extra: Any) -> dict[str, Any]:
+    labels = {"task-api.io/registry-credentials": "true"} if opted_in else {}
+    data = {"username": base64.b64encode(b"u").decode(), "password": base64.b64encode(b"hunter2").decode()}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "labels": labels, **extra}, "data": data}
+
+
+def with_credentials(secret: str) -> dict[str, Any]:
+    """A run of the ProcessingContainer (no registry is reached here) whose pods pull with ``secret``'s login."""
+    return taskrun(image="reg.example/hello:1", registryCredentialsSecret={"name": secret})
+
+
+@pytest.mark.parametrize("secret", [None, basic_auth("creds", opted_in=False), {"metadata": {"name": "creds"}}])
+def test_a_credentials_secret_is_refused_alike_whether_missing_unlabelled_or_without_keys(
+    secret: dict[str, Any] | None,
+) -> None:
+    fake = bed(with_credentials("creds"))
+    if secret is not None:
+        fake.put(CORE, NS, "secrets", secret)
+    done = run_async(lambda: drive(fake))
+    assert (done.status.reason, done.status.conditions[0].message) == (
+        "InvalidSpec",
+        "registry credentials Secret 'creds' is not usable: it must exist, carry the label "
+        "task-api.io/registry-credentials=true, and hold username and password",
+    )
+    assert fake.created.get("secrets") is None and fake.created.get("pods") is None
+
+
+def test_the_per_run_registry_secret_is_made_then_deleted_when_the_run_succeeds() -> None:
+    fake = bed(with_credentials("creds"))
+    fake.put(CORE, NS, "secrets", basic_auth("creds"))
+    done = run_async(lambda: drive(fake))
+    assert done.status.reason == "Succeeded"
+    assert fake.created["secrets"] == ["hello-registry"]
+    assert fake.get(CORE, NS, "secrets", "hello-registry") is None
+    assert fake.get(CORE, NS, "secrets", "creds") is not None  # the tenant's own Secret stays
+
+
+def test_a_planted_registry_secret_is_neither_used_nor_deleted() -> None:
+    fake = bed(with_credentials("creds"))
+    fake.put(CORE, NS, "secrets", basic_auth("creds"))
+    fake.put(CORE, NS, "secrets", basic_auth("hello-registry", opted_in=False))
+    done = run_async(lambda: drive(fake))
+    assert done.status.reason == "InvalidSpec"
+    assert "'hello-registry' exists and does not belong to this TaskRun" in done.status.conditions[0].message
+    assert fake.created.get("pods") is None
+    assert fake.get(CORE, NS, "secrets", "hello-registry") is not None
+
+
+def test_a_run_finding_no_inspection_slot_waits_with_a_transient_reason() -> None:
+    async def scenario() -> TemplateUnavailable:
+        async with client(FakeApiServer()) as kube:
+            resolver = TemplateResolver(kube, settings=InspectionSettings(slots=1, slots_per_namespace=1))
+            assert resolver.gate is not None and resolver.gate.try_acquire(NS)  # a slow inspection holds the slot
+            with pytest.raises(TemplateUnavailable) as caught:
+                await resolver.for_image(NS, "reg.example/hello:1")
+            return caught.value
+
+    refused = run_async(scenario)
+    assert (refused.reason.value, refused.cause, refused.transient) == ("ResolvingImage", "InspectionSlotsBusy", True)

@@ -16,8 +16,9 @@ from task_api.core.rightsize import RightSizingSettings
 from task_api.core.taskrun.changes import status_patch
 from task_api.core.taskrun.decide import current_pod, decide, needs_pass, refused, stopping
 from task_api.core.taskrun.decision import CreatePod, CreateSecret, Decision, DeletePod, DeleteRunPods
+from task_api.core.taskrun.objects import registry_login
 from task_api.core.taskrun.observed_pods import Phase
-from task_api.core.taskrun.world import Halt, RegistryCredentials, UpstreamView, World
+from task_api.core.taskrun.world import CredentialsUnusable, Halt, RegistryCredentials, UpstreamView, World
 from task_api.spec.crd import TaskRunReason as R
 from task_api.spec.crd import TaskRunResource, TaskRunStatus
 from tests.unit.core.taskrun_fixtures import (
@@ -693,16 +694,100 @@ def test_an_owned_registry_secret_is_used_as_it_is() -> None:
     assert kinds(decision.actions) == [f"CreatePod:{A1}"]
 
 
-def test_a_registry_secret_of_another_owner_is_never_used() -> None:
-    decision = decided(run(WITH_SECRET), world(registry_secret_owner="someone-else", credentials=CREDS))
-    assert decision.status.reason == "Pending" and decision.backoff
+@pytest.mark.parametrize(
+    ("owner", "reason", "final"),
+    [
+        ("", "InvalidSpec", True),  # planted by someone (no TaskRun of this name controls it): fail, naming it
+        ("uid-of-a-deleted-namesake", "Pending", False),  # the garbage collector is taking it: wait
+    ],
+)
+def test_a_registry_secret_of_another_owner_is_never_used(owner: str, reason: str, final: bool) -> None:
+    decision = decided(run(WITH_SECRET), world(registry_secret_owner=owner, credentials=CREDS, template=None))
+    assert decision.status.reason == reason and decision.backoff is not final
+    assert f"{NAME}-registry" in decision.status.conditions[0].message
+    assert decision.actions == ()
+    assert decision.cleanup == ()  # a Secret the run does not own is never deleted either
+
+
+UNUSABLE = CredentialsUnusable("creds")
+REFUSED_CREDENTIALS = (
+    "registry credentials Secret 'creds' is not usable: it must exist, carry the label "
+    "task-api.io/registry-credentials=true, and hold username and password"
+)
+
+
+def test_a_credentials_secret_that_is_not_usable_ends_the_run_with_one_message() -> None:
+    decision = decided(run(WITH_SECRET), world(credentials=UNUSABLE, template=None))
+    assert decision.status.reason == "InvalidSpec" and decision.finished
+    assert decision.status.conditions[0].message == REFUSED_CREDENTIALS
     assert decision.actions == ()
 
 
+@pytest.mark.parametrize(
+    ("age", "reason"),
+    [
+        (timedelta(seconds=10), "Pending"),  # its client creates it right after the TaskRun: wait
+        (timedelta(seconds=400), "InvalidSpec"),  # past the upstream grace (300 s): it is not coming
+    ],
+)
+def test_the_credentials_secret_a_client_makes_is_waited_for_during_the_grace(age: timedelta, reason: str) -> None:
+    secret = f"{NAME}-credentials"
+    r = run({"registryCredentialsSecret": {"name": secret}})
+    decision = decided(r, world(credentials=CredentialsUnusable(secret), template=None), at=age)
+    assert decision.status.reason == reason
+    assert decision.status.conditions[0].message.startswith(f"registry credentials Secret {secret!r} is not usable")
+
+
+@pytest.mark.parametrize(
+    ("secret", "usable"),
+    [
+        (None, False),  # missing or forbidden
+        ({"metadata": {}, "data": {"username": "dQ==", "password": "cA=="}}, False),  # not opted in
+        ({"metadata": {"labels": {"task-api.io/registry-credentials": "yes"}}, "data": {}}, False),
+        ({"metadata": {"labels": {"task-api.io/registry-credentials": "true"}}, "data": {"tls.crt": "eA=="}}, False),
+        ({"metadata": {"labels": {"task-api.io/registry-credentials": "true"}}, "data": {"username": "%%"}}, False),
+        (
+            {"metadata": {"labels": {"task-api.io/registry-credentials": "true"}},
+             "data": {"username": "dQ==", "password": "cA=="}},
+            True,
+        ),
+    ],
+)  # fmt: skip
+def test_only_an_opted_in_secret_with_both_keys_gives_a_login(secret: dict[str, Any] | None, usable: bool) -> None:
+    assert registry_login(secret) == (("u", "p") if usable else None)
+
+
+def test_the_registry_secret_goes_when_the_run_ends() -> None:
+    ended = pod(1, Phase.SUCCEEDED, R.SUCCEEDED, exit_code=0)
+    decision = decided(run(WITH_SECRET, status=running_status()), World(pods=(ended,)))
+    assert decision.status.reason == "Succeeded"
+    # Only after the status write; apply checks that the run owns it (a pass following the pod has not read it).
+    assert kinds(decision.cleanup) == [f"DeleteSecret:{NAME}-registry"]
+    assert decision.actions == ()
+
+
+def test_a_run_refused_before_its_pod_deletes_its_registry_secret_too() -> None:
+    decision = decided(run(WITH_SECRET), world(credentials=UNUSABLE, template=None))
+    assert decision.finished and kinds(decision.cleanup) == [f"DeleteSecret:{NAME}-registry"]
+
+
 def test_credentials_that_cannot_be_read_say_why() -> None:
-    halt = Halt(R.INVALID_SPEC, "registry credentials Secret 'creds' needs the keys 'username' and 'password'")
+    halt = Halt(R.INVALID_SPEC, "spec.image: not a reference")
     decision = decided(run(WITH_SECRET), world(credentials=halt))
     assert decision.status.reason == "InvalidSpec" and decision.actions == ()
+
+
+def test_the_registry_secret_stays_while_the_run_retries() -> None:
+    r = run({**WITH_SECRET, "retries": {"limit": 1}}, status=running_status())
+    failed = pod(1, Phase.FAILED, R.FAILED, exit_code=1)
+    decision = decided(r, World(pods=(failed,)))
+    assert decision.status.reason == "Retrying"
+    assert "DeleteSecret" not in " ".join(kinds(decision.cleanup))
+
+
+def test_a_run_without_registry_credentials_deletes_no_secret() -> None:
+    decision = decided(run(status=running_status()), World(pods=(pod(1, Phase.SUCCEEDED, R.SUCCEEDED, exit_code=0),)))
+    assert decision.finished and decision.cleanup == ()
 
 
 # -- refusals from the API server ----------------------------------------------------------------------------------

@@ -22,6 +22,18 @@ class TestCache:
         assert cache.get(D1) == CacheEntry(b'{"a": 1}', "layer")
         assert len(cache) == 1
 
+    def test_access_is_remembered_per_repository_and_credentials(self) -> None:
+        shared = InspectionCache(check_access=True)
+        assert not shared.may_read("reg/private", "alice")
+        shared.remember_access("reg/private", "alice")
+        assert shared.may_read("reg/private", "alice")
+        assert not shared.may_read("reg/private", "bob")
+        assert not shared.may_read("reg/private", "")  # anonymous is a caller like any other
+        assert not shared.may_read("reg/other", "alice")
+
+    def test_access_is_not_checked_unless_asked(self) -> None:
+        assert InspectionCache().may_read("reg/private", "")
+
     def test_bounded(self) -> None:
         cache = InspectionCache(max_entries=2)
         for i in range(3):

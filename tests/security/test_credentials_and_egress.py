@@ -1,8 +1,7 @@
-"""Attacks the reconciler does not stop yet (issue 13, the lead's part on the new reconciler): expected to fail.
+"""Attacks through registry credentials and image inspection that the reconciler stops.
 
-Each test states the attack as the tenant mounts it today and the behaviour the fix must show; ``needs_reconciler``
-makes it a strict expected failure (tests/security/conftest.py), so it turns into an error — "XPASS(strict)" — the
-day the fix lands, and its marker must then go. docs/security.md lists each with the change the reconciler needs.
+Each test states the attack as a tenant mounts it and the behaviour that stops it; docs/security.md says for each
+what stops it.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from tests.fixtures.tenant import Tenant
 from tests.fixtures.testbed import Testbed
 from tests.security.conftest import finished, message, succeeded, taskrun, wait_status
 
-pytestmark = [pytest.mark.cluster, pytest.mark.needs_reconciler, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
 OPT_IN_LABEL = "task-api.io/registry-credentials"
 
