@@ -28,7 +28,7 @@ from task_api.core.taskrun.world import (
     UpstreamView,
     World,
 )
-from task_api.image import Credentials, ImageError, parse_reference
+from task_api.image import Credentials, ImageError, InspectionBusy, parse_reference
 from task_api.kube import Forbidden, KubeClient, NotFound
 from task_api.kube.client import core_path
 from task_api.kube.taskruns import taskrun_path
@@ -37,6 +37,8 @@ from task_api.spec.crd.taskrun import InputBinding, OutputBinding, TaskRunReason
 from task_api.spec.errors import SpecError
 
 R = TaskRunReason
+#: How soon a run that found no free inspection slot looks again (slots free as inspections end, within seconds).
+BUSY_RETRY_SECONDS = 2.0
 
 
 class Preparer:
@@ -144,7 +146,10 @@ class Preparer:
                 namespace, spec.image or "", pull_secrets=secrets, credentials=direct
             )
         except TemplateUnavailable as exc:
-            return Halt(exc.reason, exc.describe(), transient=exc.transient)
+            busy = exc.cause == InspectionBusy.reason
+            return Halt(
+                exc.reason, exc.describe(), transient=exc.transient, retry_after=BUSY_RETRY_SECONDS if busy else None
+            )
 
     async def _upstreams(self, run: TaskRunResource) -> tuple[dict[str, UpstreamView | None], tuple[str, ...]]:
         """The ``fromTaskRun`` upstreams, read until the first attempt starts (its inputs are recorded then), and a

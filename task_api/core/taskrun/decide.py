@@ -163,6 +163,8 @@ class _Pass:
     def halt(self, halt: Halt) -> _End:
         if halt.reason in _FINAL_HALTS:
             return self.end(halt.reason, halt.message)
+        if halt.retry_after is not None:
+            return self.end(halt.reason, halt.message, requeue_after=halt.retry_after)
         return self.end(halt.reason, halt.message, backoff=True)
 
 

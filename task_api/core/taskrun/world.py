@@ -35,6 +35,9 @@ class Halt:
     reason: TaskRunReason
     message: str
     transient: bool = False
+    #: Look again after this many seconds instead of the growing backoff: a shared resource that is only busy
+    #: (no inspection slot free). With the backoff, the runs that keep it busy would starve the ones that wait.
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True)

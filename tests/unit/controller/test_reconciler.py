@@ -12,6 +12,7 @@ import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,9 +20,12 @@ import pytest
 from task_api.controller.app import build_runtime
 from task_api.controller.config import OperatorConfig
 from task_api.controller.metrics import Metrics
+from task_api.controller.pod_index import PodIndex
+from task_api.controller.prepare import BUSY_RETRY_SECONDS, Preparer
 from task_api.controller.runtime import Runtime
 from task_api.controller.taskruns import TaskRunReconciler
 from task_api.core.taskrun.observed_pods import observe_pod
+from task_api.core.taskrun.world import Halt
 from task_api.image.settings import InspectionSettings
 from task_api.kube import ClusterAccess, Conflict, KubeClient
 from task_api.kube.templates import TemplateResolver, TemplateUnavailable
@@ -582,3 +586,22 @@ def test_a_run_finding_no_inspection_slot_waits_with_a_transient_reason() -> Non
 
     refused = run_async(scenario)
     assert (refused.reason.value, refused.cause, refused.transient) == ("ResolvingImage", "InspectionSlotsBusy", True)
+
+
+def test_a_run_finding_no_inspection_slot_looks_again_shortly_not_after_a_growing_backoff() -> None:
+    """Slots free as inspections end: a run that waits for one must not back off to a minute while the runs that
+    keep them busy (a slow registry of the same tenant) take every slot that frees."""
+    body = taskrun(image="reg.example/hello:1")
+    del body["spec"]["processingContainerRef"]  # the image is inspected, not a ProcessingContainer read
+    run = TaskRunResource.model_validate(body)
+
+    async def scenario() -> Any:
+        async with client(FakeApiServer()) as kube:
+            resolver = TemplateResolver(kube, settings=InspectionSettings(slots=1, slots_per_namespace=1))
+            assert resolver.gate is not None and resolver.gate.try_acquire(NS)
+            preparer = Preparer(kube=kube, templates=resolver, pods=PodIndex(), workspace_claim="task-api-workspace")
+            return (await preparer.world(run, datetime.now(UTC))).template
+
+    halt = run_async(scenario)
+    assert isinstance(halt, Halt) and halt.transient
+    assert (halt.reason.value, halt.retry_after) == ("ResolvingImage", BUSY_RETRY_SECONDS)

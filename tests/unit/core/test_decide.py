@@ -148,6 +148,13 @@ EARLY = [
         backoff=True,
     ),
     Case(
+        "no inspection slot free: look again shortly, without the growing backoff",
+        run(),
+        World(template=Halt(R.RESOLVING_IMAGE, "InspectionSlotsBusy: busy", transient=True, retry_after=2.0)),
+        "ResolvingImage",
+        requeue_after=2.0,
+    ),
+    Case(
         "the image has no processing-container.json: fail for good",
         run(),
         World(template=Halt(R.IMAGE_INSPECTION_FAILED, "ProcessingContainerMissing: none")),
