@@ -143,8 +143,16 @@ def parse_reference(reference: str) -> ImageReference:
 
 def registry_url_host(url: str) -> str:
     """The registry a ``registryUrl`` (the guide's spelling: a host, often with a scheme or a project path, such as
-    ``https://registry.example.org/project``) names: its host and port, Docker Hub's aliases as ``docker.io``. Pure."""
-    host = url.strip().split("://", 1)[-1].split("/", 1)[0]
+    ``https://registry.example.org/project``) names: its host and port, Docker Hub's aliases as ``docker.io``. Pure.
+
+    Without a scheme it is read as the front of an image reference is (Kaapana writes images as
+    ``{{ registryUrl }}/name:tag``): a first component without a dot or a port, other than ``localhost``, is a
+    Docker Hub namespace (``myorg`` → ``docker.io``), as Docker reads ``myorg/name:tag``."""
+    text = url.strip()
+    scheme, sep, rest = text.partition("://")
+    host = (rest if sep else scheme).split("/", 1)[0]
+    if not sep and not ("." in host or ":" in host or host == "localhost"):
+        return DOCKER_HUB
     return DOCKER_HUB if host.lower() in _DOCKER_HUB_ALIASES else host
 
 

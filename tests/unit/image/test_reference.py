@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from task_api.image.errors import InvalidReference
-from task_api.image.reference import is_loopback_host, parse_reference, split_host_port
+from task_api.image.reference import (
+    is_loopback_host,
+    parse_reference,
+    registry_mismatch,
+    registry_url_host,
+    split_host_port,
+)
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -96,3 +102,32 @@ def test_split_host_port() -> None:
     assert split_host_port("127.0.0.1:5000") == ("127.0.0.1", 5000)
     assert split_host_port("[::1]:443") == ("::1", 443)
     assert split_host_port("example.com") == ("example.com", None)
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://registry.example.org/project", "registry.example.org"),
+        ("registry.example.org/project", "registry.example.org"),
+        ("127.0.0.1:5000", "127.0.0.1:5000"),
+        ("localhost/kaapana", "localhost"),
+        ("http://myregistry/x", "myregistry"),  # a scheme makes the first component a host
+        ("myorg", "docker.io"),  # as in myorg/name:tag: a Docker Hub namespace
+        ("index.docker.io/library", "docker.io"),
+    ],
+)
+def test_a_registry_url_names_the_registry_an_image_under_it_would(url: str, host: str) -> None:
+    assert registry_url_host(url) == host
+
+
+@pytest.mark.parametrize(
+    ("image", "url", "mismatch"),
+    [
+        ("task-api-test/pc-dummy:1", "task-api-test", None),  # Kaapana's {{ registryUrl }}/name:tag
+        ("registry.example.org/project/pc:1", "https://registry.example.org/project", None),
+        ("registry.example.org/pc:1", "other.example.org", ("registry.example.org", "other.example.org")),
+        ("busybox:1", "registry.example.org", ("docker.io", "registry.example.org")),
+    ],
+)
+def test_a_registry_url_of_another_registry_is_a_mismatch(image: str, url: str, mismatch: object) -> None:
+    assert registry_mismatch(image, url) == mismatch
