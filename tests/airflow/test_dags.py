@@ -154,7 +154,8 @@ class TestSecretEnv:
         self, run_dag: Callable[..., DagRun], run_ns: Namespace, airflow: Airflow
     ) -> None:
         value = f"sv-{secrets.token_hex(12)}"
-        run = run_dag("tr-secret-env", env={"AIRFLOW_VAR_TR_MESSAGE": value})
+        # RUN_DAG_MASK_LOGS: the masking a worker's task supervisor applies (dag.test() alone does not).
+        run = run_dag("tr-secret-env", env={"AIRFLOW_VAR_TR_MESSAGE": value, "RUN_DAG_MASK_LOGS": "1"})
         assert run.state == "success", run.describe()
         # It reached the container: the task wrote its digest (not the value) to its output...
         xcom = run.task("get")["xcom"]
