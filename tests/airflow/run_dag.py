@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
     from airflow.dag_processing.dagbag import DagBag  # noqa: PLC0415 — after AIRFLOW_HOME is in the env
 
     if os.environ.get("RUN_DAG_MASK_LOGS") == "1":
-        import structlog  # noqa: PLC0415
+        import structlog  # type: ignore[import-not-found]  # noqa: PLC0415 — only in .venv-airflow
         from airflow.sdk.log import mask_logs  # noqa: PLC0415
 
         processors = list(structlog.get_config()["processors"])
