@@ -7,6 +7,7 @@ Airflow or Kubernetes:
   snake_case ones;
 * :class:`IOMapping` — "this input channel reads that upstream task's output channel";
 * :func:`user_config` — the per-run configuration in ``conf["task_form"][task_id]``;
+* :func:`secret_env_values` — the env values kept out of the TaskRun (``secret_env``), checked against ``env``;
 * :func:`check_against_template` — env values (types, choices, ``adjustable``) and channel names checked against
   the task template before anything is created;
 * :func:`bind_inputs` — iochannel maps turned into ``fromTaskRun`` bindings, checked against what the upstream
@@ -34,7 +35,12 @@ from pydantic import BaseModel
 
 from task_api.core.taskrun.conditions import Outcome
 from task_api.core.taskrun.conditions import outcome_of as outcome
-from task_api.core.taskrun.objects import build_credentials_secret, credentials_secret_name
+from task_api.core.taskrun.objects import (
+    build_credentials_secret,
+    build_env_secret,
+    credentials_secret_name,
+    env_secret_name,
+)
 from task_api.spec import K8sConfig, Problem, Resources, Severity, SpecError, TaskTemplate
 from task_api.spec._base import did_you_mean, quote
 from task_api.spec.crd.common import GROUP as _GROUP
@@ -53,6 +59,7 @@ __all__ = [
     "PodSettings",
     "bind_inputs",
     "build_credentials_secret",
+    "build_env_secret",
     "build_taskrun",
     "check_against_template",
     "env_list",
@@ -60,6 +67,7 @@ __all__ = [
     "outputs_from_status",
     "plain",
     "pod_settings",
+    "secret_env_values",
     "split_aliases",
     "user_config",
 ]
@@ -318,6 +326,29 @@ def env_list(value: Any, *, path: str, source: str) -> dict[str, str]:
     return out
 
 
+def secret_env_values(value: Any, *, env: Mapping[str, Any], source: str) -> dict[str, str]:
+    """``secret_env`` (as ``env``: a mapping or ``{name, value}`` list) as an ordered mapping (pure).
+
+    A name may not also be in ``env``: which value would win is not obvious, and the plain one would sit in the
+    TaskRun. Problems name the variable, never the value.
+    """
+    values = env_list(value, path="secret_env", source=source)
+    clash = [name for name in values if name in env]
+    if clash:
+        raise OperatorConfigError(
+            source,
+            [
+                Problem(
+                    path=f"secret_env.{name}",
+                    message=f"{name} is given in env too; give it in one of env and secret_env",
+                    given=quote(name),
+                )
+                for name in clash
+            ],
+        )
+    return values
+
+
 @dataclass(frozen=True)
 class UserConfig:
     """What the DAG run's conf sets for one task."""
@@ -388,15 +419,48 @@ def check_against_template(
     env: Mapping[str, EnvSource],
     input_channels: Mapping[str, str],
     source: str,
+    secret_env: Mapping[str, EnvSource] | None = None,
 ) -> list[Problem]:
     """Check env values and bound input channels against the template; return the warnings (pure).
 
     ``input_channels`` maps each bound input channel to the path of the argument that bound it. Raises
     :class:`OperatorConfigError` with every error: an env value of the wrong type or outside ``choices``, a
     changed non-adjustable variable, a channel the template does not have, a template input left unbound.
+    ``secret_env`` values must be for variables the template declares adjustable (the Kubernetes operator refuses
+    others, as it cannot check a value it never reads); their type and choices are checked here, where the value is
+    known, and shown as ``<redacted>``.
     """
     problems: list[Problem] = []
     declared = {var.name: var for var in template.env}
+    adjustable = ", ".join(sorted(v.name for v in template.env if v.adjustable))
+    for name, given in (secret_env or {}).items():
+        var = declared.get(name)
+        if var is None or not var.adjustable:
+            problems.append(
+                Problem(
+                    path=given.path,
+                    message=(
+                        f"{name} is not declared by template {template.identifier!r}"
+                        if var is None
+                        else f"{name} is not adjustable in template {template.identifier!r}"
+                    )
+                    + "; only declared, adjustable variables may take their value from a Secret",
+                    given=quote(name),
+                    allowed=adjustable or "(the template declares no adjustable env vars)",
+                )
+            )
+            continue
+        found = check_env_value(given.value, var.type, var.choices)
+        if found is not None:
+            message, allowed = found
+            problems.append(
+                Problem(
+                    path=given.path,
+                    message=f"{name}: {message} (declared type {var.type.value})",
+                    given="<redacted>",
+                    allowed=allowed,
+                )
+            )
     for name, given in env.items():
         var = declared.get(name)
         shown = _redact(name, given.value)
@@ -547,6 +611,7 @@ def build_taskrun(
     inputs: Sequence[Mapping[str, Any]] = (),
     outputs: Sequence[Mapping[str, Any]] = (),
     env: Mapping[str, str] | None = None,
+    secret_env: Sequence[str] = (),
     command: Sequence[str] | None = None,
     resources: Mapping[str, Any] | None = None,
     image_pull_secrets: Sequence[str] = (),
@@ -559,7 +624,11 @@ def build_taskrun(
     annotations: Mapping[str, str] | None = None,
     run_as_root: bool = False,
 ) -> dict[str, Any]:
-    """The TaskRun object to create (pure). Exactly one of ``image`` and ``processing_container``."""
+    """The TaskRun object to create (pure). Exactly one of ``image`` and ``processing_container``.
+
+    ``secret_env`` names the variables whose values are in the run's env Secret (:func:`build_env_secret`): the
+    TaskRun holds only ``valueFrom.secretKeyRef`` for them.
+    """
     if (image is None) == (processing_container is None):
         raise OperatorConfigError(
             name,
@@ -584,8 +653,11 @@ def build_taskrun(
         spec["inputs"] = [dict(i) for i in inputs]
     if outputs:
         spec["outputs"] = [dict(o) for o in outputs]
-    if env:
-        spec["env"] = [{"name": k, "value": v} for k, v in env.items()]
+    entries: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in (env or {}).items()]
+    ref = env_secret_name(name)
+    entries += [{"name": n, "valueFrom": {"secretKeyRef": {"name": ref, "key": n}}} for n in secret_env]
+    if entries:
+        spec["env"] = entries
     if command is not None:
         spec["command"] = list(command)
     if resources:

@@ -2,8 +2,9 @@
 
 ``execute`` checks everything it can before creating anything (the DAG run's conf, env against the template's
 types/choices/adjustable, iochannel maps against the upstream TaskRuns' outputs), creates the TaskRun (and, for
-``registryUsername``/``registryPassword``, a credentials Secret owned by it), copies the pod's log into the task
-log while it waits — or defers to :class:`~task_api.airflow.triggers.TaskRunTrigger` — and returns where each
+``registryUsername``/``registryPassword``, a credentials Secret owned by it; for ``secret_env``, a Secret
+``<run>-env`` owned by it that the TaskRun names in ``env[].valueFrom.secretKeyRef``), copies the pod's log into
+the task log while it waits — or defers to :class:`~task_api.airflow.triggers.TaskRunTrigger` — and returns where each
 output channel went (XCom ``return_value``: ``{"taskrun", "namespace", "outputs": {channel: location}}``).
 
 Failures (the exception tree)::
@@ -43,6 +44,7 @@ from task_api.airflow.build import (
     plain,
     pod_settings,
     resource_overrides,
+    secret_env_values,
     split_aliases,
     user_config,
 )
@@ -75,6 +77,11 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
     :param task_template: the template identifier (the guide's ``taskTemplate``).
     :param env: overrides, ``{"VAR": "value"}`` or ``[{"name": ..., "value": ...}]`` (or Kaapana's
         ``pc_models.BaseEnv`` objects).
+    :param secret_env: ``{"VAR": "value"}`` (or a ``[{"name", "value"}]`` list) kept out of the TaskRun: the values go
+        into a Secret ``<run>-env`` owned by the TaskRun, which names its keys (``valueFrom.secretKeyRef``), and
+        are masked in Airflow's logs. Only variables the template declares adjustable; not also in ``env``.
+        Give templates (``"{{ conn.api.password }}"``): Airflow hides the rendered field (its name says secret),
+        but a literal value sits in the serialized DAG.
     :param command: replaces the template's command.
     :param resources: ``{"requests": {...}, "limits": {...}}`` (or ``pc_models.Resources``), replacing the
         template's values key by key.
@@ -103,7 +110,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
     :param kubeconfig: kubeconfig path (default ``$KUBECONFIG``, in-cluster, ``~/.kube/config``).
     """
 
-    template_fields: Sequence[str] = ("image", "task_template", "env", "command", "namespace")
+    template_fields: Sequence[str] = ("image", "task_template", "env", "secret_env", "command", "namespace")
     ui_color = "#d6e9f8"
 
     def __init__(
@@ -113,6 +120,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         task_template: str | None = None,
         processing_container: str | None = None,
         env: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        secret_env: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         command: Sequence[str] | None = None,
         resources: Mapping[str, Any] | None = None,
         iochannel_maps: Sequence[IOMapping] | None = None,
@@ -156,6 +164,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         self.processing_container = processing_container
         self.task_template = explicit["task_template"]
         self.env = plain(env)
+        self.secret_env = plain(secret_env)
         self.command = list(command) if command is not None else None
         # Not `self.resources`: BaseOperator owns that name (Airflow's own executor resources, converted on set).
         self.container_resources = plain(resources) or None
@@ -202,6 +211,14 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             problems += exc.problems
         try:
             self.container_resources = resource_overrides(self.container_resources, source=source)
+        except OperatorConfigError as exc:
+            problems += exc.problems
+        try:
+            env_names = env_list(self.env, path="env", source=source)
+        except OperatorConfigError:
+            env_names = {}  # reported when the task runs, with the conf's paths
+        try:
+            secret_env_values(self.secret_env, env=env_names, source=source)
         except OperatorConfigError as exc:
             problems += exc.problems
         if not self.task_template:
@@ -256,6 +273,16 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         if self._registry_password:
             mask_secret(self._registry_password)
         ti = context["ti"]
+        source = f"DAG {ti.dag_id} task {ti.task_id}"
+        try:
+            # Rendered by now: these are the values the container gets.
+            secrets = secret_env_values(
+                self.secret_env, env=env_list(self.env, path="env", source=source), source=source
+            )
+        except TaskApiError as exc:
+            raise _config_error(exc, task_id=self.task_id) from None
+        for value in secrets.values():
+            mask_secret(value)
         namespace = self._namespace()
         identity = {
             "dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id, "try_number": ti.try_number,
@@ -264,13 +291,13 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         name = taskrun_name(**identity)
         self._earlier_tries = earlier_tries(**identity)
         try:
-            body, env_sources = self._build(context, namespace=namespace, name=name)
+            body, env_sources = self._build(context, namespace=namespace, name=name, secrets=secrets)
         except TaskApiError as exc:
             raise _config_error(exc, task_id=self.task_id) from None
         self._running = (namespace, name)
         try:
             if self.deferrable:
-                created = asyncio.run(self._submit(body, env_sources))
+                created = asyncio.run(self._submit(body, env_sources, secrets))
                 self.log.info("TaskRun %s/%s %s; deferring", namespace, name, "created" if created else "exists")
                 self.defer(
                     trigger=TaskRunTrigger(
@@ -280,7 +307,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
                     ),
                     method_name="execute_complete",
                 )  # fmt: skip
-            run = asyncio.run(self._submit_and_wait(body, env_sources))
+            run = asyncio.run(self._submit_and_wait(body, env_sources, secrets))
         except TaskRunGone as exc:
             raise TaskRunFailed(f"{exc} (task killed or cleared?)", reason="Deleted", taskrun=name) from None
         except TaskApiError as exc:
@@ -338,8 +365,11 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             return list(self.image_pull_secrets)
         return [s.strip() for s in os.environ.get("TASK_API_IMAGE_PULL_SECRETS", "").split(",") if s.strip()]
 
-    def _build(self, context: Any, *, namespace: str, name: str) -> tuple[dict[str, Any], dict[str, EnvSource]]:
-        """Pure apart from XCom reads: the TaskRun body and where each env value came from."""
+    def _build(
+        self, context: Any, *, namespace: str, name: str, secrets: Mapping[str, str]
+    ) -> tuple[dict[str, Any], dict[str, EnvSource]]:
+        """Pure apart from XCom reads: the TaskRun body and where each env value came from (``secrets``: the
+        ``secret_env`` values, named in the body, kept out of it)."""
         ti = context["ti"]
         source = f"DAG {ti.dag_id} task {ti.task_id}"
         conf = getattr(context.get("dag_run"), "conf", None) or {}
@@ -349,6 +379,18 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             env[key] = EnvSource(value, f"env.{key}")
         for key, value in user.env.items():
             env[key] = EnvSource(value, f"conf.task_form.{self.task_id}.{key}")
+        clash = [key for key in user.env if key in secrets]
+        if clash:
+            # A plain value from the conf would replace the secret one, and sit in the TaskRun.
+            raise OperatorConfigError(
+                source,
+                [
+                    _problem(
+                        f"conf.task_form.{self.task_id}.{key}", f"{key} is given in secret_env; the conf may not set it"
+                    )
+                    for key in clash
+                ],
+            )
         upstream: dict[str, UpstreamResult | None] = {}
         for mapping in self.iochannel_maps:
             task_id = mapping.upstream_operator.task_id
@@ -376,6 +418,7 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             inputs=inputs,
             outputs=outputs,
             env={k: v.value for k, v in env.items()},
+            secret_env=list(secrets),
             command=user.command if user.command is not None else self.command,
             resources=self.container_resources,
             image_pull_secrets=self._pull_secrets(),
@@ -396,7 +439,9 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         )
         return body, env
 
-    async def _check_template(self, api: TaskRunApi, body: Mapping[str, Any], env: dict[str, EnvSource]) -> None:
+    async def _check_template(
+        self, api: TaskRunApi, body: Mapping[str, Any], env: dict[str, EnvSource], secrets: Mapping[str, str]
+    ) -> None:
         """I/O: read the template and check env and channels against it before anything is created."""
         spec = body["spec"]
         namespace = body["metadata"]["namespace"]
@@ -421,7 +466,13 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
         for channel in self.inputs:
             bound[channel] = f"inputs.{channel}"
         source = f"{self.dag_id}.{self.task_id}"
-        warnings = check_against_template(template, env=env, input_channels=bound, source=source)
+        warnings = check_against_template(
+            template,
+            env=env,
+            input_channels=bound,
+            source=source,
+            secret_env={k: EnvSource(v, f"secret_env.{k}") for k, v in secrets.items()},
+        )
         for warning in warnings:
             if warning.severity is Severity.WARNING:
                 self.log.warning("%s", warning.format(source))
@@ -437,21 +488,26 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
                 await api.delete_taskrun(namespace, name)
                 self.log.warning("deleted TaskRun %s/%s of an earlier try: it was still running", namespace, name)
 
-    async def _submit(self, body: Mapping[str, Any], env: dict[str, EnvSource]) -> bool:
+    async def _submit(self, body: Mapping[str, Any], env: dict[str, EnvSource], secrets: Mapping[str, str]) -> bool:
         async with self._api() as api:
-            return await self._create(api, body, env)
+            return await self._create(api, body, env, secrets)
 
-    async def _create(self, api: TaskRunApi, body: Mapping[str, Any], env: dict[str, EnvSource]) -> bool:
+    async def _create(
+        self, api: TaskRunApi, body: Mapping[str, Any], env: dict[str, EnvSource], secrets: Mapping[str, str]
+    ) -> bool:
         meta = body["metadata"]
         existing = await api.get_taskrun(meta["namespace"], meta["name"])
         if existing is None:
-            await self._check_template(api, body, env)
+            await self._check_template(api, body, env, secrets)
             await self._stop_earlier_tries(api, meta["namespace"])
         run, created = await api.create_taskrun(body)
         if self.registry_username is not None and self._registry_password is not None:
             await api.ensure_credentials_secret(
                 run, username=self.registry_username, password=self._registry_password, labels=meta["labels"]
             )
+        if secrets:
+            # After the TaskRun, as its owner reference needs its uid; the kubelet holds the pod until it exists.
+            await api.ensure_env_secret(run, values=secrets, labels=meta["labels"])
         if created:
             # Only names: env values may be secrets, and the log is read by everyone who can see the DAG.
             self.log.info(
@@ -461,10 +517,12 @@ class TaskRunOperator(BaseOperator):  # type: ignore[misc]  # Airflow is untyped
             self.log.info("TaskRun %s/%s exists (this try ran before): following it", meta["namespace"], meta["name"])
         return created
 
-    async def _submit_and_wait(self, body: Mapping[str, Any], env: dict[str, EnvSource]) -> dict[str, Any]:
+    async def _submit_and_wait(
+        self, body: Mapping[str, Any], env: dict[str, EnvSource], secrets: Mapping[str, str]
+    ) -> dict[str, Any]:
         meta = body["metadata"]
         async with self._api() as api:
-            await self._create(api, body, env)
+            await self._create(api, body, env, secrets)
             return await api.wait(
                 meta["namespace"],
                 meta["name"],

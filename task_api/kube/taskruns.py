@@ -1,9 +1,10 @@
 """Clients' conversation with Kubernetes about TaskRuns (I/O, asyncio).
 
-Creating the TaskRun and its credentials Secret, reading it, deleting it, following the pod's log, and finding
-the task template (from a ProcessingContainer's status or by inspecting the image in its registry) for the
-checks made before anything is created. Used by the Airflow operator (synchronously, through ``asyncio.run``) and
-its trigger (in the triggerer's event loop), and by ``task-api run --mode k8s``.
+Creating the TaskRun and its Secrets (registry credentials, secret env values), reading it, deleting it,
+following the pod's log, and finding the task template (from a ProcessingContainer's status or by inspecting the
+image in its registry) for the checks made before anything is created. Used by the Airflow operator
+(synchronously, through ``asyncio.run``) and its trigger (in the triggerer's event loop), and by
+``task-api run --mode k8s``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import httpx
 
 from task_api.core.pod import MAIN_CONTAINER
 from task_api.core.taskrun.conditions import outcome_of
-from task_api.core.taskrun.objects import build_credentials_secret
+from task_api.core.taskrun.objects import build_credentials_secret, build_env_secret
 from task_api.core.times import format_rfc3339
 from task_api.image import Credentials
 from task_api.kube.access import ClusterAccess
@@ -152,7 +153,21 @@ class TaskRunApi:
         self, taskrun: Mapping[str, Any], *, username: str, password: str, labels: Mapping[str, str]
     ) -> str:
         """Create the TaskRun's credentials Secret (owned by it) unless it exists; its name."""
-        secret = build_credentials_secret(taskrun=taskrun, username=username, password=password, labels=labels)
+        return await self._ensure_secret(
+            build_credentials_secret(taskrun=taskrun, username=username, password=password, labels=labels)
+        )
+
+    async def ensure_env_secret(
+        self, taskrun: Mapping[str, Any], *, values: Mapping[str, str], labels: Mapping[str, str]
+    ) -> str:
+        """Create the Secret holding the TaskRun's secret env values (owned by it) unless it exists; its name.
+
+        The run's pod names its keys; the kubelet holds the container until the Secret exists.
+        """
+        return await self._ensure_secret(build_env_secret(taskrun=taskrun, values=values, labels=labels))
+
+    async def _ensure_secret(self, secret: Mapping[str, Any]) -> str:
+        # An existing one was made by an earlier attempt of this same try (same TaskRun, same values).
         meta = secret["metadata"]
 
         async def create() -> None:

@@ -5,6 +5,11 @@ Airflow's DagBag (as the DAG processor would), run in this process against the m
 ``$AIRFLOW_HOME``, and the result file gets the run's state, each task instance's state, try number, start and end
 (epoch seconds), and the XCom ``return_value`` of each task. ``python run_dag.py --import-errors RESULT_JSON``
 writes the folder's import errors instead. The tests read the result file; the task logs go to this process's output.
+
+``dag.test()`` writes the task log without Airflow's secret masking, which on a worker the task supervisor applies
+(the values given to ``mask_secret`` reach it from the task process). With ``RUN_DAG_MASK_LOGS=1`` Airflow's own
+masking processor (``airflow.sdk.log.mask_logs``) is put into this process's log chain, so the output shows what a
+worker's task log would; without it, a test sees every value as logged (a secret that is never logged at all).
 """
 
 from __future__ import annotations
@@ -19,6 +24,13 @@ from typing import Any
 def main(argv: list[str]) -> int:
     from airflow.dag_processing.dagbag import DagBag  # noqa: PLC0415 — after AIRFLOW_HOME is in the env
 
+    if os.environ.get("RUN_DAG_MASK_LOGS") == "1":
+        import structlog  # type: ignore[import-not-found]  # noqa: PLC0415 — only in .venv-airflow
+        from airflow.sdk.log import mask_logs  # noqa: PLC0415
+
+        processors = list(structlog.get_config()["processors"])
+        # Before the renderer, as Airflow's own configuration places it.
+        structlog.configure(processors=[*processors[:-1], mask_logs, processors[-1]])
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     if argv[1] == "--import-errors":
         Path(argv[2]).write_text(json.dumps({"import_errors": {str(k): v for k, v in bag.import_errors.items()}}))

@@ -6,6 +6,8 @@ Each test runs a DAG with ``dag.test()`` in ``.venv-airflow`` (see conftest.py) 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
 import signal
@@ -16,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.airflow.conftest import DagRun
+from tests.airflow.conftest import Airflow, DagRun
 from tests.e2e.conftest import Namespace
 from tests.fixtures.testbed import Testbed
 
@@ -145,6 +147,57 @@ class TestKill:
         proc.wait(timeout=120)
         result = json.loads(out.read_text())
         assert result["tasks"]["proc"]["state"] == "failed", result
+
+
+class TestSecretEnv:
+    def test_a_secret_env_value_reaches_the_container_and_nothing_else(
+        self, run_dag: Callable[..., DagRun], run_ns: Namespace, airflow: Airflow
+    ) -> None:
+        value = f"sv-{secrets.token_hex(12)}"
+        # RUN_DAG_MASK_LOGS: the masking a worker's task supervisor applies (dag.test() alone does not).
+        run = run_dag("tr-secret-env", env={"AIRFLOW_VAR_TR_MESSAGE": value, "RUN_DAG_MASK_LOGS": "1"})
+        assert run.state == "success", run.describe()
+        # It reached the container: the task wrote its digest (not the value) to its output...
+        xcom = run.task("get")["xcom"]
+        digest = (output_dir(run_ns, xcom["outputs"]["downloads"]) / "digest.txt").read_text().strip()
+        assert digest == hashlib.sha256(value.encode()).hexdigest()
+        # ...and printed it, which Airflow's masker hid in the task log (mask_secret, not a sensitive Variable name).
+        assert "the message is ***." in run.output, run.describe()
+        (taskrun,) = taskruns(run_ns, "get")
+        name = taskrun["metadata"]["name"]
+        secret_name = f"{name}-env"
+        assert {"name": "MESSAGE", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "MESSAGE"}}} in (
+            taskrun["spec"]["env"]
+        )
+        assert {"name": "LINES", "value": "1"} in taskrun["spec"]["env"]
+        # Positive control: the Secret, owned by the TaskRun, holds it (so the sweep below can find what it seeks).
+        secret = run_ns.get("secret", secret_name)
+        assert [(o["kind"], o["name"], o["uid"]) for o in secret["metadata"]["ownerReferences"]] == [
+            ("TaskRun", name, taskrun["metadata"]["uid"])
+        ]
+        assert base64.b64decode(secret["data"]["MESSAGE"]).decode() == value
+        corpus = {
+            "taskrun (spec, status)": json.dumps(taskrun),
+            "events": run_ns.kubectl("get", "events", "-o", "json").stdout,
+            "pods": run_ns.kubectl("get", "pods", "-o", "json").stdout,
+            "task log (run output)": run.output,
+            "xcom": json.dumps(run.result),
+        }
+        for path in sorted((airflow.home / "logs").rglob("*")) if (airflow.home / "logs").is_dir() else []:
+            if path.is_file():
+                corpus[f"airflow log {path.relative_to(airflow.home)}"] = path.read_text(errors="replace")
+        # The whole Airflow database: XCom, rendered template fields, serialized DAGs, task instances.
+        for database in sorted(airflow.home.glob("*.db")):
+            corpus[f"airflow database {database.name}"] = database.read_bytes().decode("latin-1")
+        assert any(k.startswith("airflow database") for k in corpus), "no Airflow database to sweep"
+        forms = (value, base64.b64encode(value.encode()).decode())
+        leaked = sorted(where for where, text in corpus.items() if any(form in text for form in forms))
+        assert not leaked, f"the secret env value appears in: {leaked}"
+        run_ns.kubectl("delete", "taskrun", name, "--wait=true")
+        deadline = time.monotonic() + 60
+        while run_ns.kubectl("get", "secret", secret_name, check=False).returncode == 0:
+            assert time.monotonic() < deadline, "the env Secret outlived its TaskRun"
+            time.sleep(1)
 
 
 class TestCredentials:

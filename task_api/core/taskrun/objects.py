@@ -4,8 +4,11 @@
   operator, ``task-api run --mode k8s``) for the run's ``registryCredentialsSecret``.
 * The *registry* Secret (``<run>-registry``, ``kubernetes.io/dockerconfigjson``): made by the operator from those
   credentials so the kubelet can pull the image.
+* The *env* Secret (``<run>-env``, one key per variable): made by a client (the Airflow operator's ``secret_env``)
+  for the env values it keeps out of the TaskRun, which names them with ``env[].valueFrom.secretKeyRef``; the
+  operator never reads it (the kubelet does).
 
-Both are owned by the TaskRun, so they are deleted with it; the operator deletes the registry Secret already when
+All are owned by the TaskRun, so they are deleted with it; the operator deletes the registry Secret already when
 the run finishes. A credentials Secret carries the opt-in label ``task-api.io/registry-credentials: "true"``: the
 operator reads only Secrets that do (:func:`registry_login`).
 """
@@ -25,8 +28,10 @@ from task_api.spec.crd.taskrun import TaskRunResource
 
 __all__ = [
     "build_credentials_secret",
+    "build_env_secret",
     "build_registry_secret",
     "credentials_secret_name",
+    "env_secret_name",
     "registry_login",
     "registry_secret_name",
     "unusable_credentials_message",
@@ -36,6 +41,11 @@ __all__ = [
 def credentials_secret_name(taskrun: str) -> str:
     """Pure: the Secret a client makes for a run's registry credentials."""
     return bounded_name(taskrun, "credentials")
+
+
+def env_secret_name(taskrun: str) -> str:
+    """Pure: the Secret a client makes for a run's secret env values."""
+    return bounded_name(taskrun, "env")
 
 
 def registry_secret_name(taskrun: str) -> str:
@@ -60,6 +70,26 @@ def build_credentials_secret(
             "ownerReferences": [Owner(meta["name"], meta["namespace"], meta["uid"]).reference(controller=False)],
         },
         "stringData": {"username": username, "password": password},
+    }
+
+
+def build_env_secret(
+    *, taskrun: Mapping[str, Any], values: Mapping[str, str], labels: Mapping[str, str]
+) -> dict[str, Any]:
+    """Pure: a Secret with one key per variable name (env names are valid Secret keys), owned by the TaskRun (a
+    client holds the created TaskRun as plain JSON). No opt-in label: the operator never reads it."""
+    meta = taskrun["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": env_secret_name(meta["name"]),
+            "namespace": meta["namespace"],
+            "labels": dict(labels),
+            "ownerReferences": [Owner(meta["name"], meta["namespace"], meta["uid"]).reference(controller=False)],
+        },
+        "stringData": dict(values),
     }
 
 

@@ -69,6 +69,23 @@ with DAG("tr-credentials", schedule=None) as credentials_dag:
         image_pull_secrets=[],
     )
 
+# A secret env value (templated from an Airflow Variable, AIRFLOW_VAR_TR_MESSAGE, whose name Airflow does not
+# mask by itself): the container writes its digest to its output, and prints it, which the task log must mask.
+with DAG("tr-secret-env", schedule=None) as secret_env_dag:
+    TaskRunOperator(
+        task_id="get",
+        image=IMAGE,
+        task_template="download-from-url",
+        env={"LINES": "1"},
+        secret_env={"MESSAGE": "{{ var.value.tr_message }}"},
+        command=[
+            "/bin/sh",
+            "-c",
+            'printf %s "$MESSAGE" | sha256sum | cut -d" " -f1 > /data/downloads/digest.txt'
+            ' && echo "the message is $MESSAGE."',
+        ],
+    )
+
 # A container that runs past its TaskRun's timeout.
 with DAG("tr-timeout", schedule=None) as timeout_dag:
     t_get = TaskRunOperator(task_id="get", image=IMAGE, task_template="download-from-url")

@@ -16,6 +16,7 @@ from task_api.airflow.build import (
     UpstreamResult,
     bind_inputs,
     build_credentials_secret,
+    build_env_secret,
     build_taskrun,
     check_against_template,
     env_list,
@@ -24,12 +25,15 @@ from task_api.airflow.build import (
     plain,
     pod_settings,
     resource_overrides,
+    secret_env_values,
     split_aliases,
     user_config,
 )
 from task_api.airflow.naming import earlier_tries, label_value, run_name, taskrun_name
+from task_api.core.taskrun.secret_env import secret_env
 from task_api.processing_container import pc_models
 from task_api.spec import Severity, TaskTemplate
+from task_api.spec.crd.taskrun import TaskRunSpec
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -214,6 +218,78 @@ class TestTemplateChecks:
                 template, env={"API_TOKEN": EnvSource("s3cr3t", "env.API_TOKEN")}, input_channels={}, source="s"
             )
         assert "s3cr3t" not in str(caught.value) and "<redacted>" in str(caught.value)
+
+
+class TestSecretEnv:
+    """``secret_env``: values kept out of the TaskRun, in a Secret it owns."""
+
+    def test_forms_and_values_as_strings(self) -> None:
+        assert secret_env_values({"TOKEN": "s", "N": 3}, env={}, source="s") == {"TOKEN": "s", "N": "3"}
+        assert secret_env_values([{"name": "TOKEN", "value": "s"}], env={}, source="s") == {"TOKEN": "s"}
+        assert secret_env_values(None, env={"A": "1"}, source="s") == {}
+
+    @pytest.mark.parametrize(
+        ("given", "env", "message"),
+        [
+            ({"MODE": "hunter2"}, {"MODE": "copy"}, "secret_env.MODE: MODE is given in env too"),
+            ({"1BAD": "hunter2"}, {}, "secret_env.1BAD: not a valid variable name"),
+            ({"TOKEN": {"nested": "hunter2"}}, {}, "secret_env.TOKEN: TOKEN: a value must be a string"),
+            ("TOKEN=hunter2", {}, "secret_env: env must be a mapping"),
+        ],
+    )
+    def test_mistakes_name_the_argument_never_the_value(self, given: Any, env: dict[str, str], message: str) -> None:
+        with pytest.raises(OperatorConfigError) as caught:
+            secret_env_values(given, env=env, source="TaskRunOperator(task_id='t')")
+        assert message in str(caught.value)
+        assert "hunter2" not in str(caught.value)
+
+    def test_only_declared_adjustable_variables_and_values_redacted(self) -> None:
+        with pytest.raises(OperatorConfigError) as caught:
+            check_against_template(
+                TEMPLATE,
+                env={},
+                input_channels={"inputs": "inputs.inputs"},
+                source="dag.task",
+                secret_env={
+                    "FIXED": EnvSource("hunter2", "secret_env.FIXED"),
+                    "NOPE": EnvSource("hunter2", "secret_env.NOPE"),
+                    "N": EnvSource("hunter2", "secret_env.N"),
+                    "MODE": EnvSource("copy", "secret_env.MODE"),
+                },
+            )
+        text = str(caught.value)
+        assert "secret_env.FIXED: FIXED is not adjustable in template 'algo'; only declared, adjustable" in text
+        assert "secret_env.NOPE: NOPE is not declared by template 'algo'" in text
+        assert "secret_env.N: N: not an integer (declared type int) (given <redacted>" in text
+        assert "secret_env.MODE" not in text  # a good value passes
+        assert "hunter2" not in text
+
+    def test_the_taskrun_names_the_secret_key_and_holds_no_value(self) -> None:
+        body = build_taskrun(
+            name="r", namespace="ns", task_template="t", image="i", env={"MODE": "copy"}, secret_env=["TOKEN"]
+        )
+        assert body["spec"]["env"] == [
+            {"name": "MODE", "value": "copy"},
+            {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "r-env", "key": "TOKEN"}}},
+        ]
+        # What the reconciler reads off it: the pod gets the Secret's key for TOKEN.
+        spec = TaskRunSpec.model_validate(body["spec"])
+        assert {n: (r.name, r.key) for n, r in secret_env(spec).items()} == {"TOKEN": ("r-env", "TOKEN")}
+
+    def test_env_secret_is_owned_by_the_taskrun_and_holds_the_values(self) -> None:
+        run = {"metadata": {"name": "r" * 63, "namespace": "ns", "uid": "u-1"}}
+        secret = build_env_secret(taskrun=run, values={"TOKEN": "hunter2"}, labels={"x": "y"})
+        name = secret["metadata"]["name"]
+        assert len(name) <= 63 and name.endswith("-env")
+        body = build_taskrun(name="r" * 63, namespace="ns", task_template="t", image="i", secret_env=["TOKEN"])
+        assert body["spec"]["env"][0]["valueFrom"]["secretKeyRef"] == {"name": name, "key": "TOKEN"}
+        assert secret["metadata"]["namespace"] == "ns"
+        assert [(o["kind"], o["name"], o["uid"]) for o in secret["metadata"]["ownerReferences"]] == [
+            ("TaskRun", "r" * 63, "u-1")
+        ]
+        assert secret["stringData"] == {"TOKEN": "hunter2"}
+        # Not opted in for registryCredentialsSecret: it is no login.
+        assert secret["metadata"]["labels"] == {"x": "y"}
 
 
 @dataclass
