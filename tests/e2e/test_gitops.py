@@ -156,8 +156,8 @@ def test_a_changed_immutable_field_is_refused_with_what_to_do(gitops_ns: Namespa
     changed["spec"]["taskTemplate"] = "compress"
     refused = apply(gitops_ns, changed, check=False)
     assert refused.returncode != 0
-    assert "spec.taskTemplate" in refused.stderr and "is immutable once the TaskRun exists" in refused.stderr
-    assert "apply it under a new name, or delete it and apply it again" in refused.stderr
+    assert "spec.taskTemplate" in refused.stderr and "cannot change once the TaskRun exists" in refused.stderr
+    assert "create a TaskRun with a new name" in refused.stderr and "or delete this one first" in refused.stderr
     assert "Replace=true" in refused.stderr
     assert gitops_ns.get("taskrun", "fixed")["spec"]["taskTemplate"] == "checksum"
 
