@@ -227,7 +227,7 @@ def test_invalid_specs_end_invalid_with_the_reason(run_ns: Namespace, hello: str
         ),
         (
             {"image": "x", "taskTemplate": "t", "inputs": [{"name": "a"}]},
-            "an input needs exactly one of persistentVolumeClaim, hostPath or fromTaskRun",
+            "an input needs exactly one of persistentVolumeClaim, hostPath, fromTaskRun or nfs",
         ),
         ({"image": "x", "taskTemplate": "t", "env": [{"name": "1BAD", "value": "v"}]}, "should match"),
     ],
