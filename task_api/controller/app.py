@@ -85,7 +85,7 @@ async def run_operator(config: OperatorConfig) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with KubeClient(access, user_agent="task-api-operator") as kube:
+    async with KubeClient(access, user_agent="task-api-operator", http2=True) as kube:
         health = Health(ApiProbe(kube), metrics)
         prober = asyncio.create_task(health.probe.run())
         server = await serve_http(health, metrics, config.metrics_port)

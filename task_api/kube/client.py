@@ -57,14 +57,19 @@ class KubeClient:
         max_connections: int = 64,
         user_agent: str = "task-api",
         transport: httpx.AsyncBaseTransport | None = None,
+        http2: bool = False,
     ) -> None:
-        """``transport`` replaces the network (tests pass a fake API server, ``tests/fakes/kube_api.py``)."""
+        """``transport`` replaces the network (tests pass a fake API server, ``tests/fakes/kube_api.py``).
+
+        ``http2``: one multiplexed connection, a third of HTTP/1.1's client CPU per request (bench/scale_client.py)
+        — for the operator's request rate. Off for the other clients: kube-apiserver closes an HTTP/2 connection
+        (GOAWAY) when it refuses a credential, and the retry with a refreshed exec-plugin credential then fails
+        with a protocol error on it; HTTP/1.1 takes a new connection."""
         self.access = access
         self._http = httpx.AsyncClient(
             **access.httpx_options(verify=transport is None),  # server, TLS, proxy, refreshed credentials
             transport=transport,
-            # One multiplexed connection: a third of HTTP/1.1's client CPU per request (bench/scale_client.py).
-            http2=transport is None,
+            http2=http2 and transport is None,
             timeout=timeout,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             headers={"User-Agent": user_agent, "Accept": "application/json"},

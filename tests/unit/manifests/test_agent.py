@@ -51,10 +51,18 @@ class TestRbac:
 class TestDaemonSet:
     def test_reads_the_cgroups_read_only_and_nothing_else_of_the_host(self, base: list[Obj]) -> None:
         spec = pod(base)
-        assert spec["volumes"] == [{"name": "cgroup", "hostPath": {"path": "/sys/fs/cgroup", "type": "Directory"}}]
-        (mount,) = container(base)["volumeMounts"]
-        assert mount["mountPath"] == "/host/sys/fs/cgroup" and mount["readOnly"] is True
+        host = [v for v in spec["volumes"] if "emptyDir" not in v]
+        assert host == [{"name": "cgroup", "hostPath": {"path": "/sys/fs/cgroup", "type": "Directory"}}]
+        mounts = {m["name"]: m for m in container(base)["volumeMounts"]}
+        assert mounts["cgroup"]["mountPath"] == "/host/sys/fs/cgroup" and mounts["cgroup"]["readOnly"] is True
         assert not any(spec.get(k) for k in ("hostNetwork", "hostPID", "hostIPC"))
+
+    def test_has_a_small_private_tmp_for_the_configuration_loader(self, base: list[Obj]) -> None:
+        # The kubernetes package's loader writes the credentials it reads to a private temporary directory; with a
+        # read-only root and no /tmp the agent crashed at start ("No usable temporary directory found").
+        (tmp,) = [v for v in pod(base)["volumes"] if "emptyDir" in v]
+        assert tmp["emptyDir"] == {"medium": "Memory", "sizeLimit": "16Mi"}
+        assert {"name": tmp["name"], "mountPath": "/tmp"} in container(base)["volumeMounts"]
 
     def test_locked_down_like_restricted(self, base: list[Obj]) -> None:
         context = container(base)["securityContext"]
