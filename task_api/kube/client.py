@@ -6,6 +6,7 @@ whole reconcile. The API is small and stable; the few verbs the project needs fi
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from types import TracebackType
@@ -66,14 +67,16 @@ class KubeClient:
         (GOAWAY) when it refuses a credential, and the retry with a refreshed exec-plugin credential then fails
         with a protocol error on it; HTTP/1.1 takes a new connection."""
         self.access = access
-        self._http = httpx.AsyncClient(
+        self._options: dict[str, Any] = {
             **access.httpx_options(verify=transport is None),  # server, TLS, proxy, refreshed credentials
-            transport=transport,
-            http2=http2 and transport is None,
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            headers={"User-Agent": user_agent, "Accept": "application/json"},
-        )
+            "transport": transport,
+            "http2": http2 and transport is None,
+            "timeout": timeout,
+            "limits": httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            "headers": {"User-Agent": user_agent, "Accept": "application/json"},
+        }
+        self._http = httpx.AsyncClient(**self._options)
+        self._retired: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> KubeClient:
         return self
@@ -85,6 +88,19 @@ class KubeClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        for task in list(self._retired):
+            task.cancel()
+
+    def _renew_after_protocol_error(self, failed: httpx.AsyncClient) -> None:
+        """Replace the connection pool a protocol error left in a broken state (an HTTP/2 connection whose state
+        machine failed kept failing every later request on it: the operator lost its Lease and never read it
+        again). Once per failed pool, however many requests saw the error."""
+        if self._http is not failed or self._options["transport"] is not None:
+            return
+        self._http = httpx.AsyncClient(**self._options)
+        task = asyncio.get_running_loop().create_task(failed.aclose())
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
 
     def _headers(self, content_type: str | None = None) -> dict[str, str]:
         headers: dict[str, str] = {}
@@ -104,8 +120,9 @@ class KubeClient:
         """I/O: one request; the decoded JSON body, or :class:`KubeApiError` (never a raw httpx error)."""
         what = f"{method} {path}"
         content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        http = self._http
         try:
-            response = await self._http.request(
+            response = await http.request(
                 method,
                 path,
                 content=content,
@@ -114,6 +131,9 @@ class KubeClient:
             )
         except httpx.TimeoutException:
             raise KubeApiError(f"{what}: the API server did not answer in time", transient=True) from None
+        except httpx.ProtocolError as exc:
+            self._renew_after_protocol_error(http)
+            raise KubeApiError(f"{what}: cannot reach the API server ({type(exc).__name__})", transient=True) from None
         except httpx.TransportError as exc:
             raise KubeApiError(f"{what}: cannot reach the API server ({type(exc).__name__})", transient=True) from None
         try:
