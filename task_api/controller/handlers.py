@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 
 import kopf
+from kopf._cogs.structs import bodies, ephemera
+from kopf._core.reactor.inventory import ResourceMemories, ResourceMemory
 
 from task_api.controller.runtime import Runtime
 from task_api.kube import ClusterAccess
@@ -86,3 +88,21 @@ class NoDiffBase(kopf.DiffBaseStorage):
 
     def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
         return None
+
+
+class NoMemories(ResourceMemories):
+    """kopf keeps a ``ResourceMemory`` (a memo, an error throttler, indexing and daemon state: six containers) for
+    every object it has seen until the object is deleted — kept for daemons, timers, indices, resume handlers and
+    handlers that fail, none of which this operator has: its ``on.event`` handlers hand the body over and return.
+    Each event gets a fresh memory that is dropped once handled, so nothing grows with the objects present (finished
+    TaskRuns and their pods stay for as long as their users keep them)."""
+
+    async def recall(
+        self,
+        raw_body: bodies.RawBody,
+        *,
+        memobase: ephemera.AnyMemo | None = None,
+        noticed_by_listing: bool = False,
+        ephemeral: bool = False,
+    ) -> ResourceMemory:
+        return await super().recall(raw_body, memobase=memobase, noticed_by_listing=noticed_by_listing, ephemeral=True)

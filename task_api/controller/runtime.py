@@ -154,8 +154,25 @@ class Runtime:
             self.tr_queue.add(waiter)
 
     def _forget_waiter(self, key: RunKey) -> None:
-        for waiting in self._waiters.values():
+        emptied = []
+        for target, waiting in self._waiters.items():
             waiting.discard(key)
+            if not waiting:
+                emptied.append(target)
+        for target in emptied:  # an entry per object once waited on would pile up as runs come and go
+            del self._waiters[target]
+
+    def held(self) -> dict[str, int]:
+        """How many entries the per-object state holds, by container: all of it but ``finished uids`` (a bounded
+        LRU of a few bytes a run) must come back to 0 once every run is finished and settled."""
+        return {
+            "runs": len(self._runs),
+            "own versions": len(self._own_versions),
+            "waiters": sum(len(waiting) for waiting in self._waiters.values()) + len(self._waiters),
+            "pods": len(self.pods),
+            "queued keys": self.tr_queue.keys_held(),
+            "finished uids": len(self._finished),
+        }
 
     # ------------------------------------------------------------------ workers
 

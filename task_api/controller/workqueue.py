@@ -39,6 +39,11 @@ class WorkQueue(Generic[K]):
     def __len__(self) -> int:
         return len(self._queue)
 
+    def keys_held(self) -> int:
+        """How many distinct keys the queue holds any state for (queued, in work, scheduled, backing off)."""
+        return len(set(self._queue) | self._processing | self._dirty | set(self._timers) | set(self._failures)
+                   | set(self._conflicts))  # fmt: skip
+
     @property
     def processing(self) -> int:
         return len(self._processing)
