@@ -137,7 +137,8 @@ def test_reapplying_changes_nothing_and_never_runs_again(gitops_ns: Namespace, h
     apply(gitops_ns, server_side, "--server-side", "--field-manager=gitops")
     for name, run in before.items():
         now = gitops_ns.get("taskrun", name)
-        assert now["metadata"]["resourceVersion"] == run["metadata"]["resourceVersion"], name
+        # Not the resourceVersion: the node agent may still write the run's memory peaks to its status.
+        assert now["spec"] == run["spec"] and now["metadata"].get("labels") == run["metadata"].get("labels"), name
         assert now["metadata"]["generation"] == run["metadata"]["generation"] == 1
         assert now["status"]["attempts"] == 1
     pods = json.loads(gitops_ns.kubectl("get", "pods", "-l", "task-api.io/role=task", "-o", "json").stdout)["items"]
