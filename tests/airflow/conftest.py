@@ -68,14 +68,16 @@ class Airflow:
         env.update(extra)
         return env
 
-    def airflow(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def airflow(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(self.python.parent / "airflow"), *args],
             env=dict(env or self.env()),
             capture_output=True,
             text=True,
             check=False,
-            timeout=300,
+            timeout=timeout,
         )
 
 
@@ -95,7 +97,8 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Airflow:
             shutil.copy(dag_file, dags / dag_file.name)
     render_dag(dags)  # Kaapana's dummy workflow, {{ dag_id }} filled in
     flow = Airflow(home=home, dags=dags, python=AIRFLOW_VENV / "bin" / "python")
-    migrated = flow.airflow("db", "migrate")
+    # Creating Airflow 3's schema took over 300 s on this 2-core machine under load (every Airflow test then erred).
+    migrated = flow.airflow("db", "migrate", timeout=900)
     if migrated.returncode != 0:
         pytest.fail(f"airflow db migrate failed:\n{(migrated.stdout + migrated.stderr)[-3000:]}", pytrace=False)
     return flow
