@@ -53,44 +53,41 @@ def registry_secret_name(taskrun: str) -> str:
     return bounded_name(taskrun, "registry")
 
 
-def build_credentials_secret(
-    *, taskrun: Mapping[str, Any], username: str, password: str, labels: Mapping[str, str]
+def _client_secret(
+    taskrun: Mapping[str, Any], name: str, labels: Mapping[str, str], data: Mapping[str, str]
 ) -> dict[str, Any]:
-    """Pure: a Secret with ``username`` and ``password``, owned by the TaskRun (a client holds the created
-    TaskRun as plain JSON) and opted in for ``registryCredentialsSecret``."""
+    """Pure: an Opaque Secret a client makes beside a TaskRun it created (held as plain JSON), owned by it."""
     meta = taskrun["metadata"]
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "Opaque",
         "metadata": {
-            "name": credentials_secret_name(meta["name"]),
+            "name": name,
             "namespace": meta["namespace"],
-            "labels": {**labels, LABEL_REGISTRY_CREDENTIALS: OPT_IN},
+            "labels": dict(labels),
             "ownerReferences": [Owner(meta["name"], meta["namespace"], meta["uid"]).reference(controller=False)],
         },
-        "stringData": {"username": username, "password": password},
+        "stringData": dict(data),
     }
+
+
+def build_credentials_secret(
+    *, taskrun: Mapping[str, Any], username: str, password: str, labels: Mapping[str, str]
+) -> dict[str, Any]:
+    """Pure: a Secret with ``username`` and ``password``, owned by the TaskRun and opted in for
+    ``registryCredentialsSecret``."""
+    name = credentials_secret_name(taskrun["metadata"]["name"])
+    opted_in = {**labels, LABEL_REGISTRY_CREDENTIALS: OPT_IN}
+    return _client_secret(taskrun, name, opted_in, {"username": username, "password": password})
 
 
 def build_env_secret(
     *, taskrun: Mapping[str, Any], values: Mapping[str, str], labels: Mapping[str, str]
 ) -> dict[str, Any]:
-    """Pure: a Secret with one key per variable name (env names are valid Secret keys), owned by the TaskRun (a
-    client holds the created TaskRun as plain JSON). No opt-in label: the operator never reads it."""
-    meta = taskrun["metadata"]
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {
-            "name": env_secret_name(meta["name"]),
-            "namespace": meta["namespace"],
-            "labels": dict(labels),
-            "ownerReferences": [Owner(meta["name"], meta["namespace"], meta["uid"]).reference(controller=False)],
-        },
-        "stringData": dict(values),
-    }
+    """Pure: a Secret with one key per variable name (env names are valid Secret keys), owned by the TaskRun. No
+    opt-in label: the operator never reads it."""
+    return _client_secret(taskrun, env_secret_name(taskrun["metadata"]["name"]), labels, values)
 
 
 def build_registry_secret(run: TaskRunResource, *, registry: str, username: str, password: str) -> dict[str, Any]:
