@@ -87,6 +87,7 @@ def test_operator_environment_drops_the_callers_task_api_and_in_cluster_settings
         kubeconfig=Path("/bed/operator.kubeconfig"),
         port=19087,
         measure_image="r/m:1",
+        registry="127.0.0.1:5007",
         namespaces=["a", "b"],
     )
     assert env["PATH"] == "/bin"
@@ -94,6 +95,8 @@ def test_operator_environment_drops_the_callers_task_api_and_in_cluster_settings
     assert "TASK_API_WORKERS" not in env and "KUBERNETES_SERVICE_HOST" not in env
     assert (env["TASK_API_METRICS_PORT"], env["TASK_API_NAMESPACES"]) == ("19087", "a,b")
     assert env["TASK_API_LEASE_NAMESPACE"] == "task-api-system"  # where the leader-election Role is
+    # The bed's registry is plain HTTP on loopback: listed as insecure and as a private address inspection may reach.
+    assert env["TASK_API_INSECURE_REGISTRIES"] == env["TASK_API_EGRESS_ALLOW_PRIVATE"] == "127.0.0.1:5007"
 
 
 def test_the_host_process_operator_gets_rbac_and_crds_but_no_deployment() -> None:
