@@ -232,10 +232,29 @@ class Fleet:
     sample_pod: dict[str, Any]
     #: The operator's RSS before its first TaskRun.
     rss_idle: int
+    #: How to start one more replica of the same operator (another port and log): see :meth:`start_standby`.
+    replica: Callable[[int], OperatorProcess]
+    #: Replicas started by :meth:`start_standby` that have not taken over yet.
+    standbys: list[OperatorProcess] = field(default_factory=list)
 
     async def namespace(self, name: str) -> None:
         """A fresh namespace with the registry pull secret and the workspace claim."""
         await setup_namespace(self.kube, self.bed, name)
+
+    async def start_standby(self) -> OperatorProcess:
+        """A second replica beside the leader; it stands by on the Lease (checked), as a Deployment's second pod
+        would. Started only when a scenario needs it: a standby would take over any other measurement's stop."""
+        standby = self.replica(len(self.standbys) + 2)
+        await asyncio.to_thread(standby.start)
+        if await asyncio.to_thread(standby.is_leader):
+            raise SystemExit("the second replica leads at once: the first one does not hold the Lease")
+        self.standbys.append(standby)
+        return standby
+
+    def promote(self, standby: OperatorProcess) -> None:
+        """The standby took over: it is the operator the rest of the run measures."""
+        self.standbys.remove(standby)
+        self.operator = standby
 
 
 async def setup_namespace(kube: KubeClient, bed: FleetBed, name: str) -> None:
@@ -270,7 +289,13 @@ async def fleet_session(
     image = await asyncio.to_thread(build_fleet_image, bed)
     kubeconfig = await asyncio.to_thread(install_operator_identity, bed)
     measure_image = f"{bed.registry}/task-api/operator:fleet"  # never pulled: kwok plays the measuring pods
+
+    def replica(number: int) -> OperatorProcess:
+        return OperatorProcess(bed, kubeconfig, measure_image=measure_image, workers=workers,
+                               port=bed.operator_port + number - 1, name=f"operator-{number}")  # fmt: skip
+
     operator = OperatorProcess(bed, kubeconfig, measure_image=measure_image, workers=workers)
+    fleet: Fleet | None = None
     kube = KubeClient(ClusterAccess.from_kubeconfig(bed.kubeconfig), max_connections=64)
     try:
         await setup_namespace(kube, bed, "scale-warmup")
@@ -282,9 +307,13 @@ async def fleet_session(
             f"ready in {time.monotonic() - started:.0f} s",
             flush=True,
         )
-        yield Fleet(bed=bed, kube=kube, image=image, operator=operator, sample_pod=sample, rss_idle=rss_idle)
+        fleet = Fleet(
+            bed=bed, kube=kube, image=image, operator=operator, sample_pod=sample, rss_idle=rss_idle, replica=replica
+        )
+        yield fleet
     finally:
-        await asyncio.to_thread(operator.stop)
+        for process in [operator, *(([fleet.operator, *fleet.standbys]) if fleet else [])]:
+            await asyncio.to_thread(process.stop)
         await kube.aclose()
         if not keep:
             await asyncio.to_thread(fleet_down)

@@ -10,10 +10,10 @@ One fresh fleet bed (100 fake nodes, kwok; no kubelet) and the operator as a hos
 6. F4 restart with every TaskRun above present: resync time, writes to finished runs;
 7. F5 the CPU an API request costs the operator's HTTP client, against HTTP/2 and aiohttp.
 
-A 2-replica variant needs leader election, which the operator does not have yet: ``--replicas 2`` says so and
-stops (the hook is :func:`replicas_supported`).
+8. with ``--replicas 2`` (the default): the first burst again with a second replica standing by on the leader
+   Lease, and the leader SIGKILLed once a third of the pods exist (ratio to the direct side of 2.).
 
-Usage: python -m bench.scale [--nodes 100] [--sizes 2000 10000] [--keep] [--profile DIR]
+Usage: python -m bench.scale [--nodes 100] [--sizes 2000 10000] [--replicas 1|2] [--keep] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -26,26 +26,22 @@ from bench import scale_burst, scale_client, scale_restart, scale_steady
 from bench._fleet import MIB, fleet_session, run
 from bench.scale_restart import Memory
 
-
-def replicas_supported(replicas: int) -> None:
-    """The hook for the 2-replica variant: once the operator elects a leader (a Lease), start ``replicas`` operator
-    processes in :func:`bench._fleet.fleet_session`, measure the same burst, and kill the leader mid-burst to time
-    the hand-over. Until then only one replica is meaningful."""
-    if replicas != 1:
-        raise SystemExit(
-            f"--replicas {replicas}: the operator has no leader election yet, so two replicas would both reconcile "
-            "every TaskRun; see docs/scaling.md, 'Past one operator process'"
-        )
+#: Item 8 kills the leader once this share of the burst's pods exists.
+KILL_AT = 0.33
 
 
-async def main(*, nodes: int, sizes: list[int], keep: bool, profile: Path | None, steady_rates: list[float]) -> None:
+async def main(
+    *, nodes: int, sizes: list[int], keep: bool, profile: Path | None, steady_rates: list[float], replicas: int
+) -> None:
     started = time.monotonic()
     async with fleet_session(nodes, keep=keep) as fx:
         await scale_steady.sweep(fx, steady_rates, seconds=10, run_time="2s")
         samples: list[tuple[int, int]] = []
         finished = 0
+        first_direct: scale_burst.Side | None = None
         for index, n in enumerate(sizes):
             direct = await scale_burst.direct_side(fx, n, f"b{n}")
+            first_direct = first_direct or direct
             out = profile / f"burst-{n}.txt" if profile else None
             op = await scale_burst.operator_side(fx, n, f"b{n}", ttl=False, profile=out)
             scale_burst.report(f"burst {n}", op, direct, nodes=nodes)
@@ -59,6 +55,12 @@ async def main(*, nodes: int, sizes: list[int], keep: bool, profile: Path | None
         print("\n== memory")
         scale_restart.report_memory(Memory(idle=fx.rss_idle, samples=samples))
         await scale_restart.restart(fx, unfinished=500)
+        if replicas == 2 and first_direct is not None:
+            # Last among the operator's figures: the standby would take over the restart above, and the memory
+            # figures belong to the replica that saw every run.
+            n = first_direct.n
+            op, failover = await scale_burst.failover_side(fx, n, f"b{n}-replicas", kill_at=KILL_AT)
+            scale_burst.report_failover(op, first_direct, failover, nodes=nodes)
         print("\n== F5 the CPU of an API request, by HTTP client")
         await scale_client.main(2000, 32)
     print(f"\nbench-scale took {(time.monotonic() - started) / 60:.1f} min")
@@ -69,9 +71,19 @@ if __name__ == "__main__":
     parser.add_argument("--nodes", type=int, default=100, help="fake nodes (default 100)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 10000], help="burst sizes")
     parser.add_argument("--rates", type=float, nargs="+", default=scale_steady.DEFAULT_RATES, help="steady rates")
-    parser.add_argument("--replicas", type=int, default=1, help="operator replicas (only 1 until leader election)")
+    parser.add_argument(
+        "--replicas", type=int, choices=(1, 2), default=2, help="2: also the first burst with a standby, leader killed"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the fleet bed up afterwards")
     parser.add_argument("--profile", type=Path, help="record the operator with py-spy during each burst")
     args = parser.parse_args()
-    replicas_supported(args.replicas)
-    run(main(nodes=args.nodes, sizes=args.sizes, keep=args.keep, profile=args.profile, steady_rates=args.rates))
+    run(
+        main(
+            nodes=args.nodes,
+            sizes=args.sizes,
+            keep=args.keep,
+            profile=args.profile,
+            steady_rates=args.rates,
+            replicas=args.replicas,
+        )
+    )

@@ -7,17 +7,21 @@ the operator makes for a TaskRun directly, with the same client and concurrency.
 ``apiserver_request_total`` before and after gives the requests and writes per run, by verb and resource, beside
 those of a bare pod (its 1 create; the scheduler's binding and kwok's status writes are the pod's lifecycle and
 show on both sides). With ``--ttl`` the TaskRuns carry ``ttlSecondsAfterFinished: 0`` and the operator deletes
-each pod once its run finished.
+each pod once its run finished. With ``--replicas 2`` a second operator process stands by on the leader Lease during
+the burst, and with ``--kill-at 0.33`` the leader is SIGKILLed once a third of the pods exist: the figures then
+include the hand-over, and every run must still end Succeeded with exactly one pod.
 
-Usage: python -m bench.scale_burst [N ...] [--ttl] [--nodes 100] [--keep]   (brings the fleet bed up fresh)
+Usage: python -m bench.scale_burst [N ...] [--ttl] [--replicas 2 [--kill-at SHARE]] [--nodes 100] [--keep]
+(brings the fleet bed up fresh)
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,9 +45,12 @@ from bench._fleet import (
     top_frames,
 )
 from task_api.kube.client import core_path
-from tests.fixtures.fleet import WRITE_VERBS, by_verb_and_resource, request_delta
+from task_api.kube.lease import LeaseSettings
+from tests.fixtures.fleet import WRITE_VERBS, OperatorProcess, by_verb_and_resource, request_delta
 
 GOAL = 0.8
+#: How long a standby waits out a leader that died without releasing the Lease (the operator's default).
+LEASE_SECONDS = LeaseSettings(namespace="", name="", identity="").lease_duration
 #: Who makes each write on this bed (docs/scaling.md, "API cost per TaskRun").
 WRITERS = {
     ("POST", "task-api.io/taskruns"): "the user (this benchmark)",
@@ -76,6 +83,9 @@ class Side:
     throttled: float = 0.0
     #: Pods gone by the end (with a TTL of 0: every one, a minute after the last run finished).
     deleted: int = 0
+    #: TaskRuns that ended Succeeded (the operator's side), and pods beyond one per TaskRun (a duplicate).
+    succeeded: int = 0
+    extra_pods: int = 0
 
     @property
     def rate(self) -> float:
@@ -83,6 +93,10 @@ class Side:
 
     def per_run(self, *, writes_only: bool) -> float:
         return sum(v for (verb, _), v in self.requests.items() if not writes_only or verb in WRITE_VERBS) / self.n
+
+
+#: A fault played during a burst: given the pods' tracker and the burst's start, it returns once it is over.
+Fault = Callable[[Tracker, float], Coroutine[Any, Any, None]]
 
 
 async def _measure(
@@ -93,10 +107,12 @@ async def _measure(
     bodies: list[tuple[str, dict[str, Any]]],
     ttl: bool,
     kind: str,
+    fault: Fault | None = None,
 ) -> Side:
     kube = fx.kube
     await fx.namespace(namespace)
     pids = {**component_pids(fx.bed), "operator": fx.operator.pid}
+    pids.update({f"standby {i + 1}": standby.pid for i, standby in enumerate(fx.standbys)})
     runs_path = taskruns(namespace)
     async with (
         Tracker(kube, core_path("pods", namespace), keep=is_task_pod) as pods,
@@ -105,8 +121,11 @@ async def _measure(
         before = await api_counts(kube)
         cpu_before = cpu_snapshot(pids)
         start = time.monotonic()
+        playing = asyncio.create_task(fault(pods, start)) if fault is not None else None
         await create_all(kube, bodies)
         exist = await pods.wait(f"{n} {kind} pods to exist", lambda t: len(t.added) >= n, timeout=1800)
+        if playing is not None:
+            await playing  # its errors end the benchmark
         at_pods = await api_counts(kube)
         cpu_pods = cpu_snapshot(pids)
         if kind == "operator":
@@ -123,6 +142,8 @@ async def _measure(
     window = request_delta(before, at_pods)
     writes_in_window = sum(v for key, v in window.items() if key.write)
     return Side(
+        succeeded=sum(1 for phase in runs.phases.values() if phase == "Succeeded"),
+        extra_pods=len(pods.added) - n,
         deleted=len(pods.deleted),
         n=n,
         until_pods=exist - start,
@@ -153,6 +174,65 @@ async def operator_side(fx: Fleet, n: int, label: str, *, ttl: bool, profile: Pa
         for frame, share in top_frames(profile.read_text()):
             print(f"  {share * 100:5.1f} %  {frame}")
     return side
+
+
+@dataclass
+class Failover:
+    """The leader SIGKILLed mid-burst: when, and how long until the standby led and made pods again."""
+
+    pods_at_kill: int = 0
+    killed_after: float = 0.0  # seconds into the burst
+    leading_after: float = 0.0  # seconds from the kill until the standby's task_api_leader gauge said 1
+    pods_after: float = 0.0  # seconds from the kill until the first pod created once the standby led
+
+
+def kill_leader(fx: Fleet, standby: OperatorProcess, at_pods: int, record: Failover) -> Fault:
+    """A fault: once ``at_pods`` pods exist, SIGKILL the leader (no Lease release: the standby must wait the Lease
+    out, as after a node failure) and time the hand-over into ``record``."""
+
+    async def play(pods: Tracker, start: float) -> None:
+        await pods.wait(f"{at_pods} pods before the leader is killed", lambda t: len(t.added) >= at_pods, 1800)
+        killed = time.monotonic()
+        await asyncio.to_thread(fx.operator.kill)
+        record.pods_at_kill, record.killed_after = len(pods.added), killed - start
+        deadline = killed + 120
+        while not await asyncio.to_thread(standby.is_leader):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the standby did not take over within 120 s (log: {standby.log_path})")
+            await asyncio.sleep(0.2)
+        leading = time.monotonic()
+        fx.promote(standby)
+        record.leading_after = leading - killed
+        # Pods the dead leader had in flight may still land: count from the moment the standby led.
+        resumed = await pods.wait(
+            "a pod made by the new leader", lambda t: any(at > leading for at in t.added.values()), 600
+        )
+        record.pods_after = resumed - killed
+
+    return play
+
+
+async def failover_side(fx: Fleet, n: int, label: str, *, kill_at: float) -> tuple[Side, Failover | None]:
+    """The burst with a second replica standing by; with ``kill_at`` > 0 the leader is SIGKILLed once that share
+    of the pods exists. Every run must still end Succeeded with one pod (reported: lost and duplicated)."""
+    standby = await fx.start_standby()
+    namespace = f"scale-{label}-op"
+    bodies = [(taskruns(namespace), fleet_taskrun(f"run-{i}", fx.image)) for i in range(n)]
+    record = Failover() if kill_at > 0 else None
+    fault = kill_leader(fx, standby, max(1, int(n * kill_at)), record) if record is not None else None
+    side = await _measure(fx, n=n, namespace=namespace, bodies=bodies, ttl=False, kind="operator", fault=fault)
+    return side, record
+
+
+def report_failover(op: Side, direct: Side, failover: Failover | None, *, nodes: int) -> None:
+    label = "burst {n} with 2 replicas" + (", the leader SIGKILLed mid-burst" if failover else " (no fault)")
+    report(label.format(n=op.n), op, direct, nodes=nodes)
+    if failover is not None:
+        print(f"leader SIGKILLed {failover.killed_after:.1f} s into the burst, with {failover.pods_at_kill} of "
+              f"{op.n} pods made; the standby led {failover.leading_after:.1f} s later (the Lease lasts "
+              f"{LEASE_SECONDS:.0f} s) and its first pod came {failover.pods_after:.1f} s after the kill")  # fmt: skip
+    print(f"runs Succeeded: {op.succeeded} of {op.n}; lost (not Succeeded): {op.n - op.succeeded}; "
+          f"duplicated (pods beyond one per run): {op.extra_pods}")  # fmt: skip
 
 
 def report(label: str, op: Side, direct: Side, *, nodes: int) -> None:
@@ -213,10 +293,16 @@ async def main(
     reuse: bool,
     profile: Path | None = None,
     workers: int | None = None,
+    replicas: int = 1,
+    kill_at: float = 0.0,
 ) -> None:
     async with fleet_session(nodes, keep=keep, fresh=not reuse, workers=workers) as fx:
         for n in sizes:
             direct = await direct_side(fx, n, f"b{n}")
+            if replicas == 2:
+                op, failover = await failover_side(fx, n, f"b{n}-replicas", kill_at=kill_at)
+                report_failover(op, direct, failover, nodes=nodes)
+                continue
             out = profile / f"burst-{n}.txt" if profile else None
             op = await operator_side(fx, n, f"b{n}" + ("-ttl" if ttl else ""), ttl=ttl, profile=out)
             report(f"burst {n}" + (" with ttlSecondsAfterFinished: 0" if ttl else ""), op, direct, nodes=nodes)
@@ -232,7 +318,17 @@ if __name__ == "__main__":
     parser.add_argument("--reuse", action="store_true", help="use the fleet bed as it is (default: a fresh cluster)")
     parser.add_argument("--profile", type=Path, help="record the operator with py-spy into this directory")
     parser.add_argument("--workers", type=int, help="the operator's TASK_API_WORKERS (default: its own, 32)")
+    parser.add_argument("--replicas", type=int, choices=(1, 2), default=1, help="2: a standby replica beside it")
+    parser.add_argument(
+        "--kill-at",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="with --replicas 2: SIGKILL the leader once this share of the pods exists (e.g. 0.33)",
+    )
     args = parser.parse_args()
+    if args.kill_at and args.replicas != 2:
+        parser.error("--kill-at needs --replicas 2 (someone must take over)")
     run(
         main(
             args.sizes,
@@ -242,5 +338,7 @@ if __name__ == "__main__":
             reuse=args.reuse,
             profile=args.profile,
             workers=args.workers,
+            replicas=args.replicas,
+            kill_at=args.kill_at,
         )
     )
