@@ -147,7 +147,7 @@ class TemplateResolver:
         future: asyncio.Future[Inspection] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            result = await self._inspect(image, credentials, namespace)
+            result = await self._inspect(image, credentials, namespace, waiter=key)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved here, so no "never retrieved" warning when nobody else waited
@@ -161,7 +161,11 @@ class TemplateResolver:
         finally:
             del self._inflight[key]
 
-    async def _inspect(self, image: str, credentials: Credentials | None, namespace: str) -> Inspection:
+    async def _inspect(
+        self, image: str, credentials: Credentials | None, namespace: str, *, waiter: tuple[str, str]
+    ) -> Inspection:
+        """I/O: one inspection through the gate; ``waiter`` (image and credentials' fingerprint) keeps its turn in
+        the gate's line while it is refused."""
         try:
             if self.gate is None or self._settings is None:
                 return await asyncio.to_thread(
@@ -172,6 +176,7 @@ class TemplateResolver:
                 namespace,
                 inspect_image,
                 image,
+                waiter=waiter,
                 credentials=credentials,
                 insecure_registries=self._insecure,
                 cache=self._cache,

@@ -164,8 +164,29 @@ class _Pass:
         if halt.reason in _FINAL_HALTS:
             return self.end(halt.reason, halt.message)
         if halt.retry_after is not None:
-            return self.end(halt.reason, halt.message, requeue_after=halt.retry_after)
+            message = with_last_failure(halt, self.run.status)
+            return self.end(halt.reason, message, requeue_after=halt.retry_after)
         return self.end(halt.reason, halt.message, backoff=True)
+
+
+#: Joins the message of a run that waits for its turn to why its last attempt failed.
+LAST_FAILURE = "; the last attempt: "
+
+
+def with_last_failure(halt: Halt, before: TaskRunStatus) -> str:
+    """Pure: the message of a run that only waits for its turn (``retry_after``: no inspection slot free), with why
+    its last attempt failed when it did — a slow registry's ``InspectionTimedOut`` would otherwise show for the half
+    second of back-off and then hide behind "no slot free" for as long as the run waits. Carried across passes
+    that only waited; a wait that follows a wait adds nothing."""
+    cond = find_condition(before.conditions)
+    previous = cond.message if cond is not None and before.reason == halt.reason.value else ""
+    if LAST_FAILURE in previous:
+        last = previous.split(LAST_FAILURE, 1)[1]
+    elif previous and previous.split(":", 1)[0] != halt.message.split(":", 1)[0]:
+        last = previous
+    else:
+        return halt.message
+    return f"{halt.message}{LAST_FAILURE}{last}"
 
 
 # -- entry point ---------------------------------------------------------------------------------------------------

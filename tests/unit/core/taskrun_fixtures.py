@@ -150,6 +150,16 @@ def finished_status(reason: str = "Succeeded", **extra: Any) -> dict[str, Any]:
     }
 
 
+def resolving_status(message: str) -> dict[str, Any]:
+    """A run that has not started: its image could not be read yet, for ``message``."""
+    return {
+        "conditions": [{"type": "Succeeded", "status": "Unknown", "reason": "ResolvingImage", "message": message}],
+        "reason": "ResolvingImage",
+        "phase": "Pending",
+        "observedGeneration": 1,
+    }
+
+
 def running_status(**extra: Any) -> dict[str, Any]:
     return {
         "conditions": [{"type": "Succeeded", "status": "Unknown", "reason": "Pending", "message": "pod created"}],
