@@ -14,8 +14,8 @@ loop's default executor, and every other tenant's runs wait behind them. With an
 * turns go first come, first served: a caller refused with a ``waiter`` key (the operator passes the inspection's
   image and credentials) is remembered in a line, and a freed slot goes to the oldest waiter that may use it, not
   to whoever asks first after it freed. Without the line, the run whose inspection just timed out asks again
-  after half a second of back-off while the others look every two seconds, so it took its own slot back about
-  three times in four and the runs behind it waited for ever. A waiter that stops asking (its run was deleted)
+  after half a second of back-off while the others look every two seconds, so it mostly took its own slot back
+  and a run behind it could wait for ever. A waiter that stops asking (its run was deleted)
   leaves the line after ``forget_after`` seconds.
 
 Wiring in the operator (``task_api/controller``): one gate built from ``TASK_API_INSPECT_SLOTS`` (default a quarter
