@@ -89,7 +89,7 @@ class Applier:
         namespace = run.metadata.namespace
         if isinstance(action, CreatePod):
             created = await self._create(run, "pods", action.name, action.manifest)
-            self._pods.seen(observe_pod(created))
+            self._pods.created(observe_pod(created))
             self._metrics.pods_created.labels(role=action.role).inc()
         elif isinstance(action, CreateSecret):
             await self._create(run, "secrets", action.name, action.manifest)
