@@ -156,30 +156,6 @@ EARLY = [
         requeue_after=2.0,
     ),
     Case(
-        "no inspection slot free after a timed-out inspection: the wait keeps saying why the last one failed",
-        run(status=resolving_status("InspectionTimedOut: did not finish within 60 s")),
-        World(template=Halt(R.RESOLVING_IMAGE, "InspectionSlotsBusy: busy", transient=True, retry_after=2.0)),
-        "ResolvingImage",
-        requeue_after=2.0,
-        message="InspectionSlotsBusy: busy; the last attempt: InspectionTimedOut: did not finish within 60 s",
-    ),
-    Case(
-        "still no slot on the next pass: the last failure is carried, not repeated",
-        run(status=resolving_status("InspectionSlotsBusy: busy; the last attempt: InspectionTimedOut: slow")),
-        World(template=Halt(R.RESOLVING_IMAGE, "InspectionSlotsBusy: all in use", transient=True, retry_after=2.0)),
-        "ResolvingImage",
-        requeue_after=2.0,
-        message="InspectionSlotsBusy: all in use; the last attempt: InspectionTimedOut: slow",
-    ),
-    Case(
-        "a wait that follows a wait has no failure to tell",
-        run(status=resolving_status("InspectionSlotsBusy: busy")),
-        World(template=Halt(R.RESOLVING_IMAGE, "InspectionSlotsBusy: all in use", transient=True, retry_after=2.0)),
-        "ResolvingImage",
-        requeue_after=2.0,
-        message="InspectionSlotsBusy: all in use",
-    ),
-    Case(
         "the image has no processing-container.json: fail for good",
         run(),
         World(template=Halt(R.IMAGE_INSPECTION_FAILED, "ProcessingContainerMissing: none")),
@@ -205,6 +181,7 @@ def test_a_wait_for_a_turn_says_exactly_this_about_the_last_failure(before: str,
     halt = Halt(R.RESOLVING_IMAGE, "InspectionSlotsBusy: all in use", transient=True, retry_after=2.0)
     decision = decided(run(status=resolving_status(before)), World(template=halt))
     assert decision.status.conditions[0].message == expected
+    assert (decision.status.reason, decision.requeue_after, decision.backoff) == ("ResolvingImage", 2.0, False)
 
 
 def test_a_deleted_run_is_left_to_the_garbage_collector() -> None:
